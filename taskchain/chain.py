@@ -1,0 +1,121 @@
+"""Turning a request into a chain definition: templates, custom chains, learning chains."""
+
+from __future__ import annotations
+
+import json
+
+import fastjsonschema
+
+from taskchain.capabilities import CapabilityRegistry, inline_capability
+from taskchain.errors import chain_error, missing_field
+from taskchain.graph import chain_order
+from taskchain.limits import DEFAULT_MAX_ATTEMPTS
+from taskchain.models import ChainConfig, ChainDefinition, StepSpec, ValidationRules
+from taskchain.requests import ChainRequest, CustomStepIn
+from taskchain.templates import load_template
+from taskchain.validation import compiled_schema
+
+
+def build(request: ChainRequest) -> tuple[ChainDefinition, CapabilityRegistry]:
+    """The chain ``request`` asks for, validated, in chain order, with its capability registry.
+
+    A supplied ``custom_chain`` is used whatever the task type (as in the original plugin);
+    ``education`` may give a ``learning_chain``; otherwise the task type's template is used.
+
+    Raises
+    ------
+    InvalidRequestError
+        ``MISSING_REQUIRED_FIELD`` for ``custom`` without a chain.
+    ChainError
+        Unknown capability or dependency, duplicate id, cycle, too many steps, bad JSON schema.
+    """
+    cfg = request.config
+    config = ChainConfig(
+        depth=cfg.depth,
+        focus_areas=tuple(dict.fromkeys(cfg.focus_areas)),
+        language=cfg.language,
+        execution_mode=cfg.execution_mode,
+        continue_on_failure=request.keep_going,
+    )
+    inline = tuple(
+        inline_capability(c.name, c.checklist, c.sections) for c in request.capabilities or ()
+    )
+    registry = (
+        CapabilityRegistry.builtin().with_inline(inline)
+        if inline
+        else (CapabilityRegistry.builtin())
+    )
+    template: str | None = None
+    if request.custom_chain:
+        steps = [_custom_step(i, s, registry) for i, s in enumerate(request.custom_chain, 1)]
+    elif request.task_type == "education" and request.learning_chain:
+        steps = []
+        for i, ls in enumerate(request.learning_chain, 1):
+            steps.append(
+                StepSpec(
+                    id=f"step_{i}",
+                    name=ls.step,
+                    description=ls.action,
+                    capabilities=(),
+                    dependencies=(f"step_{i - 1}",) if i > 1 else (),
+                )
+            )
+    elif request.task_type == "custom":
+        raise missing_field("custom_chain")
+    else:
+        template = request.task_type
+        steps = list(load_template(template).step_specs(config.language))
+    order = chain_order(steps)
+    by_id = {s.id: s for s in steps}
+    definition = ChainDefinition(
+        task_type=request.task_type,
+        target=request.target,
+        config=config,
+        steps=tuple(by_id[i] for i in order),
+        template=template,
+        capabilities=inline,
+    )
+    return definition, registry
+
+
+def registry_for(definition: ChainDefinition) -> CapabilityRegistry:
+    """The capability registry a session's steps resolve against (built-ins plus inline ones)."""
+    builtin = CapabilityRegistry.builtin()
+    return builtin.with_inline(definition.capabilities) if definition.capabilities else builtin
+
+
+def _custom_step(index: int, step: CustomStepIn, registry: CapabilityRegistry) -> StepSpec:
+    """A custom step with its id defaulted, capabilities resolved and JSON schema checked."""
+    step_id = step.id or f"step_{index}"
+    capabilities = tuple(
+        dict.fromkeys(registry.resolve(name).name for name in step.required_capabilities)
+    )
+    rules = step.validation_rules or ValidationRules()
+    if rules.json_schema is not None:
+        try:
+            compiled_schema(json.dumps(rules.json_schema, sort_keys=True))
+        except fastjsonschema.JsonSchemaDefinitionException as exc:
+            raise chain_error(
+                f"步骤 {step_id} 的 json_schema 无效：{exc}",
+                f"step {step_id} has an invalid json_schema: {exc}",
+                step_id=step_id,
+            ) from None
+    if (
+        rules.min_length is not None
+        and rules.max_length is not None
+        and rules.min_length > rules.max_length
+    ):
+        raise chain_error(
+            f"步骤 {step_id} 的 min_length 大于 max_length",
+            f"step {step_id} has min_length greater than max_length",
+            step_id=step_id,
+        )
+    return StepSpec(
+        id=step_id,
+        name=step.name,
+        description=step.description,
+        capabilities=capabilities,
+        dependencies=tuple(dict.fromkeys(step.dependencies)),
+        validation_rules=rules,
+        max_attempts=step.max_attempts or DEFAULT_MAX_ATTEMPTS,
+    )

@@ -1,0 +1,68 @@
+"""Configuration from environment variables, checked once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from taskchain.errors import TaskchainError
+
+STORES = ("memory", "sqlite", "dynamodb")
+
+
+class ConfigError(TaskchainError):
+    """A configuration variable has a value taskchain cannot use; the message names it."""
+
+    code = "INVALID_CONFIGURATION"
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(
+            f"配置变量 {variable} 无效：{problem}",
+            f"configuration variable {variable} is invalid: {problem}",
+            details={"variable": variable},
+        )
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the composition root needs to build the service."""
+
+    store: str = "sqlite"
+    home: Path | None = None
+    session_ttl_hours: float = 168.0
+    table_name: str | None = None
+    dynamodb_endpoint: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and check ``TASKCHAIN_*`` variables; raise :class:`ConfigError` naming the bad one."""
+        env = os.environ if env is None else env
+        in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+        store = (
+            (env.get("TASKCHAIN_STORE") or ("dynamodb" if in_lambda else "sqlite")).strip().lower()
+        )
+        if store not in STORES:
+            raise ConfigError("TASKCHAIN_STORE", f"{store!r} is not one of {', '.join(STORES)}")
+        ttl_raw = env.get("TASKCHAIN_SESSION_TTL_HOURS", "").strip() or "168"
+        try:
+            ttl = float(ttl_raw)
+        except ValueError:
+            raise ConfigError(
+                "TASKCHAIN_SESSION_TTL_HOURS", f"{ttl_raw!r} is not a number"
+            ) from None
+        if not 0 < ttl <= 24 * 365:
+            raise ConfigError("TASKCHAIN_SESSION_TTL_HOURS", "must be between 0 and 8760 hours")
+        home = env.get("TASKCHAIN_HOME", "").strip()
+        table = env.get("TASKCHAIN_TABLE_NAME", "").strip() or None
+        if store == "dynamodb" and not table:
+            raise ConfigError("TASKCHAIN_TABLE_NAME", "required when TASKCHAIN_STORE is dynamodb")
+        return cls(
+            store=store,
+            home=Path(home).expanduser() if home else None,
+            session_ttl_hours=ttl,
+            table_name=table,
+            dynamodb_endpoint=env.get("TASKCHAIN_DYNAMODB_ENDPOINT", "").strip() or None,
+        )

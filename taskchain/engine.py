@@ -1,0 +1,338 @@
+"""Pure session transitions: start, ready steps, submit, skip. The caller persists the result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from taskchain.capabilities import CapabilityRegistry
+from taskchain.errors import ConflictError, NotFoundError
+from taskchain.graph import descendants, eligible
+from taskchain.limits import SUMMARY_CHARS
+from taskchain.models import ChainDefinition, Feedback, Session, StepRecord
+from taskchain.states import FINISHED, StepState, check_transition
+from taskchain.text import first_sentence
+from taskchain.validation import check
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """What a submit did: the new session, the verdict, and the steps it made ready."""
+
+    session: Session
+    accepted: bool
+    feedback: tuple[Feedback, ...]
+    newly_ready: tuple[str, ...]
+
+
+def start(
+    definition: ChainDefinition,
+    *,
+    session_id: str,
+    tenant: str,
+    now: float,
+    end_user: str | None = None,
+    ttl_seconds: float | None = None,
+) -> Session:
+    """A new session at version 1 with its first steps ready."""
+    records = {step.id: StepRecord(step_id=step.id) for step in definition.steps}
+    records, _ = _advance(definition, records, version=1, now=now)
+    return Session(
+        session_id=session_id,
+        tenant=tenant,
+        end_user=end_user,
+        version=1,
+        status="active",
+        definition=definition,
+        records=records,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + ttl_seconds if ttl_seconds else None,
+    )
+
+
+def ready_steps(session: Session) -> list[str]:
+    """The ids of the steps that may be worked on now, in chain order."""
+    return [s.id for s in session.definition.steps if session.record(s.id).state is StepState.READY]
+
+
+def submit(
+    session: Session,
+    step_id: str,
+    output: str,
+    *,
+    now: float,
+    registry: CapabilityRegistry,
+    expected_version: int | None = None,
+    executor: str = "model",
+    duration: float | None = None,
+    outline: bool = False,
+) -> SubmitOutcome:
+    """Check ``output`` for ``step_id``; accept it or count a failed attempt.
+
+    Raises
+    ------
+    NotFoundError
+        ``STEP_NOT_FOUND``.
+    ConflictError
+        ``SESSION_CLOSED``, ``STALE_VERSION``, ``STEP_ALREADY_DONE`` or ``STEP_NOT_READY``
+        (with the ready steps in ``details``).
+    """
+    record = _workable(session, step_id, expected_version)
+    step = session.definition.step(step_id)
+    assert step is not None
+    earlier = {
+        r.step_id: r.output
+        for r in session.records.values()
+        if r.state is StepState.COMPLETED and r.output is not None
+    }
+    verdict = check(
+        session.definition, step, output, registry=registry, earlier=earlier, outline=outline
+    )
+    version = session.version + 1
+    attempts = record.attempts + 1
+    records = dict(session.records)
+    if verdict.accepted:
+        records[step_id] = record.model_copy(
+            update={
+                "state": check_transition(step_id, record.state, StepState.COMPLETED),
+                "attempts": attempts,
+                "output": output,
+                "summary": first_sentence(output, SUMMARY_CHARS),
+                "executor": executor,
+                "feedback": verdict.feedback,
+                "finished_at": now,
+                "duration": duration if duration is not None else _since(record, now),
+                "changed_in": version,
+            }
+        )
+    elif attempts >= step.max_attempts:
+        records[step_id] = record.model_copy(
+            update={
+                "state": check_transition(step_id, record.state, StepState.FAILED),
+                "attempts": attempts,
+                "reason": _failed_rules(verdict.feedback, session.language),
+                "executor": executor,
+                "feedback": verdict.feedback,
+                "finished_at": now,
+                "changed_in": version,
+            }
+        )
+    else:
+        records[step_id] = record.model_copy(
+            update={"attempts": attempts, "feedback": verdict.feedback, "changed_in": version}
+        )
+    new = _settle(
+        session,
+        records,
+        version,
+        now,
+        failed=records[step_id].state is StepState.FAILED,
+        step_id=step_id,
+    )
+    return SubmitOutcome(
+        session=new,
+        accepted=verdict.accepted,
+        feedback=verdict.feedback,
+        newly_ready=_newly_ready(session, new),
+    )
+
+
+def record_error(
+    session: Session, step_id: str, message: str, *, now: float, executor: str
+) -> Session:
+    """Count an attempt whose executor produced no output (timeout, crash); may fail the step."""
+    record = _workable(session, step_id, None)
+    step = session.definition.step(step_id)
+    assert step is not None
+    version = session.version + 1
+    attempts = record.attempts + 1
+    failed = attempts >= step.max_attempts
+    records = dict(session.records)
+    records[step_id] = record.model_copy(
+        update={
+            "state": check_transition(
+                step_id, record.state, StepState.FAILED if failed else StepState.READY
+            ),
+            "attempts": attempts,
+            "reason": message,
+            "executor": executor,
+            "finished_at": now if failed else None,
+            "changed_in": version,
+        }
+    )
+    return _settle(session, records, version, now, failed=failed, step_id=step_id)
+
+
+def skip(
+    session: Session,
+    step_id: str,
+    reason: str,
+    *,
+    now: float,
+    expected_version: int | None = None,
+) -> Session:
+    """Skip an unfinished step; it is reported as a gap, and its dependents may go on."""
+    record = _known(session, step_id, expected_version)
+    if record.finished:
+        raise _already_done(session, step_id, record)
+    version = session.version + 1
+    records = dict(session.records)
+    records[step_id] = record.model_copy(
+        update={
+            "state": check_transition(step_id, record.state, StepState.SKIPPED),
+            "reason": reason or ("未说明原因" if session.language != "en" else "no reason given"),
+            "finished_at": now,
+            "changed_in": version,
+        }
+    )
+    return _settle(session, records, version, now, failed=False, step_id=step_id)
+
+
+# --- internals ---------------------------------------------------------------------------
+
+
+def _known(session: Session, step_id: str, expected_version: int | None) -> StepRecord:
+    """The step's record, after the session-level checks (closed, unknown step, stale)."""
+    zh_status = {"completed": "已完成", "failed": "已终止"}
+    if session.status != "active":
+        raise ConflictError(
+            f"会话已{zh_status.get(session.status, '关闭')}，不能再修改",
+            f"the session is {session.status} and can no longer change",
+            code="SESSION_CLOSED",
+            details={"session_id": session.session_id, "status": session.status},
+        )
+    if step_id not in session.records:
+        raise NotFoundError(
+            f"没有步骤 {step_id}",
+            f"no step {step_id}",
+            code="STEP_NOT_FOUND",
+            details={"step_id": step_id, "steps": [s.id for s in session.definition.steps]},
+        )
+    if expected_version is not None and expected_version != session.version:
+        raise ConflictError(
+            f"版本已过期：期望 {expected_version}，当前 {session.version}；请先获取最新状态",
+            f"stale version: expected {expected_version}, current {session.version}; "
+            "fetch the current state first",
+            code="STALE_VERSION",
+            details={
+                "expected_version": expected_version,
+                "current_version": session.version,
+                "status": session.status,
+                "ready_steps": ready_steps(session),
+            },
+        )
+    return session.record(step_id)
+
+
+def _workable(session: Session, step_id: str, expected_version: int | None) -> StepRecord:
+    """The record of a step that can take a submission now."""
+    record = _known(session, step_id, expected_version)
+    if record.finished:
+        raise _already_done(session, step_id, record)
+    if record.state is not StepState.READY:
+        ready = ready_steps(session)
+        raise ConflictError(
+            f"步骤 {step_id} 还不能提交：请先完成 {', '.join(ready) or '前置步骤'}",
+            f"step {step_id} is not ready: finish {', '.join(ready) or 'its dependencies'} first",
+            code="STEP_NOT_READY",
+            details={"step_id": step_id, "ready_steps": ready},
+        )
+    return record
+
+
+def _already_done(session: Session, step_id: str, record: StepRecord) -> ConflictError:
+    """The error for a step that is already finished."""
+    return ConflictError(
+        f"步骤 {step_id} 已结束（{record.state.value}）",
+        f"step {step_id} is already {record.state.value}",
+        code="STEP_ALREADY_DONE",
+        details={
+            "step_id": step_id,
+            "state": record.state.value,
+            "ready_steps": ready_steps(session),
+        },
+    )
+
+
+def _settle(
+    session: Session,
+    records: dict[str, StepRecord],
+    version: int,
+    now: float,
+    *,
+    failed: bool,
+    step_id: str,
+) -> Session:
+    """Apply the failure policy, make the next steps ready and work out the session status."""
+    definition = session.definition
+    status = session.status
+    if failed:
+        if definition.config.continue_on_failure:
+            reason = (
+                f"依赖的步骤 {step_id} 失败"
+                if session.language != "en"
+                else f"depends on failed step {step_id}"
+            )
+            for child in descendants(definition.steps, step_id):
+                child_record = records[child]
+                if not child_record.finished:
+                    records[child] = child_record.model_copy(
+                        update={
+                            "state": check_transition(child, child_record.state, StepState.SKIPPED),
+                            "reason": reason,
+                            "finished_at": now,
+                            "changed_in": version,
+                        }
+                    )
+        else:
+            status = "failed"
+    if status == "active":
+        records, _ = _advance(definition, records, version=version, now=now)
+        if all(r.state in FINISHED for r in records.values()):
+            status = "completed"
+    return session.model_copy(
+        update={"records": records, "version": version, "status": status, "updated_at": now}
+    )
+
+
+def _advance(
+    definition: ChainDefinition, records: dict[str, StepRecord], *, version: int, now: float
+) -> tuple[dict[str, StepRecord], list[str]]:
+    """Move eligible steps to READY (one at a time in sequential mode)."""
+    ids = eligible(definition.steps, records)
+    if definition.config.execution_mode == "sequential":
+        ids = ids[:1]
+    made = []
+    for step_id in ids:
+        record = records[step_id]
+        if record.state is StepState.PENDING:
+            records[step_id] = record.model_copy(
+                update={
+                    "state": check_transition(step_id, record.state, StepState.READY),
+                    "ready_at": now,
+                    "changed_in": version,
+                }
+            )
+            made.append(step_id)
+    return records, made
+
+
+def _newly_ready(old: Session, new: Session) -> tuple[str, ...]:
+    """Steps ready in ``new`` that were not ready in ``old``."""
+    before = set(ready_steps(old))
+    return tuple(s for s in ready_steps(new) if s not in before)
+
+
+def _since(record: StepRecord, now: float) -> float | None:
+    """Seconds since the step became ready."""
+    return None if record.ready_at is None else max(0.0, now - record.ready_at)
+
+
+def _failed_rules(feedback: Iterable[Feedback], language: str) -> str:
+    """A one-line reason naming the checks that still failed on the last attempt."""
+    rules = [f.rule for f in feedback if not f.passed and f.severity == "error"]
+    prefix = (
+        "多次尝试后仍未通过检查：" if language != "en" else "still failing after the last attempt: "
+    )
+    return prefix + ", ".join(rules)

@@ -1,0 +1,176 @@
+"""One error hierarchy with stable codes, categories and HTTP statuses, in Chinese and English."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Literal
+
+Language = Literal["zh", "en"]
+
+
+class TaskchainError(Exception):
+    """Base of every error taskchain raises on purpose.
+
+    Parameters
+    ----------
+    zh, en
+        The message in Chinese and in English; callers see the one in their language.
+    code
+        A stable machine-readable code (``STEP_NOT_READY`` ...); defaults to the class's.
+    details
+        Structured facts about the failure (the cycle, the ready steps, the versions).
+    """
+
+    code: str = "INTERNAL_ERROR"
+    category: str = "INTERNAL_ERROR"
+
+    def __init__(
+        self,
+        zh: str,
+        en: str | None = None,
+        *,
+        code: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.messages: dict[str, str] = {"zh": zh, "en": en or zh}
+        if code is not None:
+            self.code = code
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(self.messages["en"])
+
+    def message(self, language: str = "zh") -> str:
+        """The message in ``language`` (Chinese when the language is unknown)."""
+        return self.messages.get(language, self.messages["zh"])
+
+    def to_body(self, language: str = "zh") -> dict[str, Any]:
+        """The error body every entrypoint renders: success flag, code, category, message, details."""
+        return {
+            "success": False,
+            "error_code": self.code,
+            "category": self.category,
+            "error": self.message(language),
+            "details": self.details,
+        }
+
+
+class InvalidRequestError(TaskchainError):
+    """The request is malformed: a missing field, a wrong type, a value out of bounds."""
+
+    code = "INVALID_FIELD"
+    category = "VALIDATION_ERROR"
+
+
+class ChainError(InvalidRequestError):
+    """The chain cannot be built: a cycle, an unknown dependency or capability, too many steps."""
+
+    code = "INVALID_CUSTOM_CHAIN"
+
+
+class NotFoundError(TaskchainError):
+    """No such session or step for this tenant (another tenant's session is not found either)."""
+
+    code = "SESSION_NOT_FOUND"
+    category = "NOT_FOUND"
+
+
+class ConflictError(TaskchainError):
+    """The request contradicts the session's state: stale version, step not ready, already done."""
+
+    code = "CONFLICT"
+    category = "CONFLICT"
+
+
+class SessionExistsError(ConflictError):
+    """A store was asked to create a session whose id is already taken."""
+
+    code = "SESSION_EXISTS"
+
+
+class InvalidTransitionError(ConflictError):
+    """A step was asked to move between two states the state machine does not connect."""
+
+    code = "INVALID_TRANSITION"
+
+    def __init__(self, step_id: str, src: str, dst: str) -> None:
+        super().__init__(
+            f"步骤 {step_id} 不能从 {src} 转为 {dst}",
+            f"step {step_id} cannot move from {src} to {dst}",
+            details={"step_id": step_id, "from": src, "to": dst},
+        )
+        self.step_id, self.src, self.dst = step_id, src, dst
+
+
+class ExecutionError(TaskchainError):
+    """An executor could not produce a step's output (timeout, crash, refused every attempt)."""
+
+    code = "EXECUTION_FAILED"
+    category = "EXECUTION_ERROR"
+
+
+class StoreError(TaskchainError):
+    """The session store is unreachable or throttled; the session was left unchanged."""
+
+    code = "STORE_UNAVAILABLE"
+    category = "INTERNAL_ERROR"
+
+
+# Resolved by walking type(exc).__mro__, so a subclass inherits its parent's status.
+HTTP_STATUS: Mapping[type[TaskchainError], int] = MappingProxyType(
+    {
+        TaskchainError: 500,
+        InvalidRequestError: 400,
+        ChainError: 422,
+        NotFoundError: 404,
+        ConflictError: 409,
+        ExecutionError: 500,
+        StoreError: 503,
+    }
+)
+
+
+def http_status(exc: BaseException) -> int:
+    """The HTTP status for ``exc``: the nearest class in :data:`HTTP_STATUS`, 500 otherwise."""
+    for klass in type(exc).__mro__:
+        status = HTTP_STATUS.get(klass)
+        if status is not None:
+            return status
+    return 500
+
+
+def internal_error_body(language: str = "zh") -> dict[str, Any]:
+    """The body for an unexpected exception: never its text, never a stack trace."""
+    return TaskchainError(
+        "内部错误，请稍后重试；如果问题持续，请联系服务管理员。",
+        "Internal error. Please retry later; if it persists, contact the service operator.",
+    ).to_body(language)
+
+
+def missing_field(field: str) -> InvalidRequestError:
+    """The error for a required field that is absent or empty."""
+    return InvalidRequestError(
+        f"缺少必需字段：{field}",
+        f"missing required field: {field}",
+        code="MISSING_REQUIRED_FIELD",
+        details={"field": field},
+    )
+
+
+def invalid_field(field: str, zh: str, en: str, **details: Any) -> InvalidRequestError:
+    """The error for a field whose value is present but not acceptable."""
+    return InvalidRequestError(
+        f"字段 {field} 无效：{zh}",
+        f"invalid field {field}: {en}",
+        code="INVALID_FIELD",
+        details={"field": field, **details},
+    )
+
+
+def chain_error(zh: str, en: str, **details: Any) -> ChainError:
+    """The error for a chain that cannot be built."""
+    return ChainError(f"任务链无效：{zh}", f"invalid chain: {en}", details=details)
+
+
+def names(items: Sequence[str]) -> str:
+    """Join names for a message."""
+    return ", ".join(items)

@@ -1,0 +1,211 @@
+"""Pydantic models of capabilities, chains, steps, sessions and feedback."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from taskchain.limits import DEFAULT_MAX_ATTEMPTS
+from taskchain.states import FINISHED, StepState
+
+Language = Literal["zh", "en"]
+Depth = Literal["basic", "detailed", "comprehensive"]
+ExecutionMode = Literal["sequential", "parallel"]
+TaskType = Literal["analysis", "creative", "education", "research", "custom"]
+SessionStatus = Literal["active", "completed", "failed"]
+Severity = Literal["error", "warning", "info"]
+SectionRole = Literal["context", "detail", "finding", "recommendation"]
+
+TASK_TYPES: tuple[str, ...] = ("analysis", "creative", "education", "research", "custom")
+LANGUAGES: tuple[str, ...] = ("zh", "en")
+
+
+class Frozen(BaseModel):
+    """Base of immutable value objects."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Localized(Frozen):
+    """A text in Chinese and English."""
+
+    zh: str
+    en: str
+
+    def get(self, language: str) -> str:
+        """The text in ``language`` (Chinese when unknown)."""
+        return self.en if language == "en" else self.zh
+
+
+class LocalizedList(Frozen):
+    """A list of texts in Chinese and English (the two lists may differ in length)."""
+
+    zh: tuple[str, ...]
+    en: tuple[str, ...]
+
+    def get(self, language: str) -> tuple[str, ...]:
+        """The list in ``language`` (Chinese when unknown)."""
+        return self.en if language == "en" else self.zh
+
+
+class SectionSpec(Frozen):
+    """An output section a step must contain, recognised by its title in either language."""
+
+    key: str
+    title: Localized
+    aliases: tuple[str, ...] = ()
+    role: SectionRole = "detail"
+
+    def names(self) -> tuple[str, ...]:
+        """Every title this section may appear under."""
+        return (self.title.zh, self.title.en, *self.aliases)
+
+
+class CheckSpec(Frozen):
+    """A check a capability adds to the output of every step that uses it.
+
+    ``min_items``: the section ``section`` lists at least ``count`` items (bullets or numbers).
+    ``keywords``: the output uses at least ``count`` of ``keywords`` (either language).
+    """
+
+    kind: Literal["min_items", "keywords"]
+    rule: str
+    section: str | None = None
+    count: int = 1
+    keywords: tuple[str, ...] = ()
+    message: Localized
+    hint: Localized
+
+
+class Capability(Frozen):
+    """A thinking capability: what it is for, the questions it asks, the sections it requires."""
+
+    name: str  # canonical (Chinese) name, e.g. 理解分析
+    key: str  # English slug, e.g. understanding
+    title_en: str
+    aliases: tuple[str, ...] = ()
+    purpose: Localized
+    checklist: LocalizedList
+    sections: tuple[SectionSpec, ...]
+    checks: tuple[CheckSpec, ...] = ()
+    builtin: bool = True
+
+
+class ValidationRules(Frozen):
+    """Per-step overrides of the objective checks (``None`` keeps the default)."""
+
+    min_length: int | None = Field(default=None, ge=0)
+    max_length: int | None = Field(default=None, ge=1)
+    required_sections: tuple[str, ...] | None = None
+    require_focus_areas: bool = True
+    max_similarity: float = Field(default=0.85, gt=0, le=1)
+    json_schema: dict[str, Any] | None = None
+
+
+class StepSpec(Frozen):
+    """One step of a resolved chain."""
+
+    id: str
+    name: str
+    description: str
+    capabilities: tuple[str, ...]  # canonical capability names
+    dependencies: tuple[str, ...] = ()
+    validation_rules: ValidationRules = ValidationRules()
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+
+class ChainConfig(Frozen):
+    """How a chain is worked: depth, focus areas, language, ordering, failure policy."""
+
+    depth: Depth = "detailed"
+    focus_areas: tuple[str, ...] = ()
+    language: Language = "zh"
+    execution_mode: ExecutionMode = "sequential"
+    continue_on_failure: bool = True
+
+
+class ChainDefinition(Frozen):
+    """The immutable part of a session: what is to be done, written once at creation."""
+
+    task_type: TaskType
+    target: str
+    config: ChainConfig
+    steps: tuple[StepSpec, ...]
+    template: str | None = None  # the built-in template the chain came from, if any
+    capabilities: tuple[Capability, ...] = ()  # inline capabilities defined by the request
+
+    def step(self, step_id: str) -> StepSpec | None:
+        """The step with ``step_id``, or ``None``."""
+        for spec in self.steps:
+            if spec.id == step_id:
+                return spec
+        return None
+
+
+class Feedback(Frozen):
+    """The verdict of one objective check on a submitted output."""
+
+    rule: str
+    passed: bool
+    severity: Severity
+    message: str
+    hint: str = ""
+
+
+class StepRecord(Frozen):
+    """The mutable state of one step in a session.
+
+    ``changed_in`` is the session version in which the record last changed: a store that writes
+    per-step items writes only the records with ``changed_in == session.version``.
+    """
+
+    step_id: str
+    state: StepState = StepState.PENDING
+    attempts: int = 0
+    output: str | None = None
+    summary: str | None = None
+    reason: str | None = None  # why a step was skipped or failed
+    executor: str | None = None  # who produced the output ("model", "builtin", ...)
+    feedback: tuple[Feedback, ...] = ()  # the verdicts on the latest attempt
+    ready_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None  # seconds spent producing the accepted output, if measured
+    changed_in: int = 1
+
+    @property
+    def finished(self) -> bool:
+        """Whether the step reached a final state."""
+        return self.state in FINISHED
+
+
+class Session(Frozen):
+    """A chain being worked through, scoped to a tenant, versioned for optimistic concurrency."""
+
+    session_id: str
+    tenant: str
+    end_user: str | None = None
+    version: int = 1
+    status: SessionStatus = "active"
+    definition: ChainDefinition
+    records: dict[str, StepRecord]
+    created_at: float
+    updated_at: float
+    expires_at: float | None = None
+
+    @property
+    def language(self) -> str:
+        """The session's language."""
+        return self.definition.config.language
+
+    def record(self, step_id: str) -> StepRecord:
+        """The record of ``step_id`` (the caller has checked the step exists)."""
+        return self.records[step_id]
+
+    def count(self, state: StepState) -> int:
+        """How many steps are in ``state``."""
+        return sum(1 for r in self.records.values() if r.state is state)
+
+    def expired(self, now: float) -> bool:
+        """Whether the session's lifetime has run out at ``now``."""
+        return self.expires_at is not None and self.expires_at <= now

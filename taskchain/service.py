@@ -1,0 +1,275 @@
+"""Use cases over a session store: the one place that loads and saves sessions."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from taskchain import chain, engine, report, runner, views
+from taskchain.capabilities import CapabilityRegistry
+from taskchain.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    TaskchainError,
+    internal_error_body,
+    invalid_field,
+)
+from taskchain.executors import BuiltinExecutor, Executor
+from taskchain.models import Session
+from taskchain.requests import ChainRequest, SkipIn, SubmitIn, parse
+from taskchain.store import SessionStore
+from taskchain.templates import catalogue
+
+VERSION = "0.1.0"
+
+
+class Service:
+    """Every taskchain use case, over an injected store, clock, id source and executor.
+
+    Parameters
+    ----------
+    store
+        Where sessions live.
+    clock, new_id
+        Time and session ids come from here, so the engine stays pure and tests deterministic.
+    executor
+        Writes step outputs in one-shot runs (default: the builtin outline writer).
+    ttl_seconds
+        Session lifetime; expired sessions are gone for every use case.
+    step_timeout, run_budget
+        Seconds one executor attempt, and a whole one-shot run, may take.
+    """
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        executor: Executor | None = None,
+        ttl_seconds: float = 168 * 3600,
+        step_timeout: float = 20.0,
+        run_budget: float = 25.0,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.new_id = new_id
+        self.executor: Executor = executor or BuiltinExecutor()
+        self.ttl_seconds = ttl_seconds
+        self.step_timeout = step_timeout
+        self.run_budget = run_budget
+
+    # --- one-shot ---------------------------------------------------------------------
+
+    def run(
+        self, payload: Mapping[str, Any], *, tenant: str, end_user: str | None = None
+    ) -> dict[str, Any]:
+        """Run a whole chain with the executor (original contract); the session is kept.
+
+        Raises
+        ------
+        InvalidRequestError, ChainError
+            For a request that cannot start a chain. Use :func:`run_safely` for the original
+            never-raising behaviour.
+        """
+        request = parse(ChainRequest, dict(payload))
+        definition, registry = chain.build(request)
+        session = engine.start(
+            definition,
+            session_id=self.new_id(),
+            tenant=tenant,
+            now=self.clock(),
+            end_user=end_user,
+            ttl_seconds=self.ttl_seconds,
+        )
+        session = runner.run_chain(
+            session,
+            self.executor,
+            registry=registry,
+            clock=self.clock,
+            step_timeout=self.step_timeout,
+            budget=self.run_budget,
+        )
+        self.store.create(session)
+        return views.oneshot_response(session, report.build(session, registry, now=self.clock()))
+
+    def run_safely(
+        self, payload: Any, *, tenant: str, end_user: str | None = None
+    ) -> dict[str, Any]:
+        """:meth:`run` that answers every failure with ``success: false`` instead of raising."""
+        language = _language_of(payload)
+        try:
+            if not isinstance(payload, Mapping):
+                raise InvalidRequestError(
+                    "请求体必须是 JSON 对象", "the request body must be a JSON object"
+                )
+            return self.run(payload, tenant=tenant, end_user=end_user)
+        except TaskchainError as exc:
+            return exc.to_body(language)
+        except Exception:
+            return internal_error_body(language)
+
+    # --- guided sessions -------------------------------------------------------------
+
+    def start(
+        self, payload: Mapping[str, Any], *, tenant: str, end_user: str | None = None
+    ) -> dict[str, Any]:
+        """Start a guided session: its id, version 1, progress and the ready steps' guidance."""
+        request = parse(ChainRequest, dict(payload))
+        definition, registry = chain.build(request)
+        session = engine.start(
+            definition,
+            session_id=self.new_id(),
+            tenant=tenant,
+            now=self.clock(),
+            end_user=end_user,
+            ttl_seconds=self.ttl_seconds,
+        )
+        self.store.create(session)
+        return views.session_view(session, registry)
+
+    def submit(
+        self, tenant: str, session_id: str, step_id: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Check a step's output; accept it or return feedback. Saved with a version check."""
+        body = parse(SubmitIn, dict(payload))
+        session = self._load(tenant, session_id)
+        registry = chain.registry_for(session.definition)
+        outcome = engine.submit(
+            session,
+            step_id,
+            body.output,
+            now=self.clock(),
+            registry=registry,
+            expected_version=body.expected_version,
+        )
+        self.store.save(outcome.session, expected_version=session.version)
+        return views.submit_view(outcome, step_id, registry)
+
+    def skip(
+        self, tenant: str, session_id: str, step_id: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Skip a step, recording the reason as a gap."""
+        body = parse(SkipIn, dict(payload))
+        session = self._load(tenant, session_id)
+        new = engine.skip(
+            session, step_id, body.reason, now=self.clock(), expected_version=body.expected_version
+        )
+        self.store.save(new, expected_version=session.version)
+        return views.session_view(new, chain.registry_for(new.definition))
+
+    def status(self, tenant: str, session_id: str) -> dict[str, Any]:
+        """The resume briefing of a session."""
+        session = self._load(tenant, session_id)
+        return views.session_view(session, chain.registry_for(session.definition))
+
+    def report(self, tenant: str, session_id: str, *, fmt: str = "json") -> dict[str, Any]:
+        """The report (``fmt`` ``json`` or ``markdown``); partial while the session is open."""
+        if fmt not in ("json", "markdown"):
+            raise invalid_field("format", "只能是 json 或 markdown", "must be json or markdown")
+        session = self._load(tenant, session_id)
+        built = report.build(session, chain.registry_for(session.definition), now=self.clock())
+        if fmt == "markdown":
+            return {
+                "success": True,
+                "session_id": session_id,
+                "partial": built.partial,
+                "markdown": report.to_markdown(built, session),
+            }
+        return {"success": True, **built.model_dump()}
+
+    def list_sessions(
+        self,
+        tenant: str,
+        *,
+        end_user: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """The tenant's sessions, newest first, a page at a time."""
+        if not 1 <= limit <= 100:
+            raise invalid_field("limit", "必须在 1 到 100 之间", "must be between 1 and 100")
+        page = self.store.list(tenant, end_user=end_user, limit=limit, cursor=cursor)
+        return {
+            "success": True,
+            "sessions": [s.model_dump() for s in page.items],
+            "next_cursor": page.next_cursor,
+        }
+
+    def delete(self, tenant: str, session_id: str) -> dict[str, Any]:
+        """Delete a session (``SESSION_NOT_FOUND`` if there is none)."""
+        if not self.store.delete(tenant, session_id):
+            raise _not_found(session_id)
+        return {"success": True, "session_id": session_id, "deleted": True}
+
+    # --- catalogue --------------------------------------------------------------------
+
+    def templates(
+        self,
+        *,
+        language: str = "zh",
+        category: str | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """The built-in templates, filtered and searchable in both languages."""
+        items = catalogue(language, category=category, search=search, limit=limit)
+        return {"success": True, "templates": items, "count": len(items)}
+
+    def capabilities(self, *, language: str = "zh") -> dict[str, Any]:
+        """The standard capabilities and their guidance."""
+        registry = CapabilityRegistry.builtin()
+        return {
+            "success": True,
+            "capabilities": registry.describe(language),
+            "count": len(registry),
+        }
+
+    def health(self, *, deep: bool = False) -> dict[str, Any]:
+        """Liveness: version, capability count; ``deep`` also checks the store."""
+        body: dict[str, Any] = {
+            "status": "healthy",
+            "version": VERSION,
+            "capabilities": len(CapabilityRegistry.builtin()),
+            "store": type(self.store).__name__,
+        }
+        if deep:
+            try:
+                self.store.ping()
+                body["checks"] = {"store": "ok"}
+            except TaskchainError:
+                body["status"] = "unhealthy"
+                body["checks"] = {"store": "unavailable"}
+        return body
+
+    # --- internals --------------------------------------------------------------------
+
+    def _load(self, tenant: str, session_id: str) -> Session:
+        """The tenant's session, or ``SESSION_NOT_FOUND`` (also for another tenant's)."""
+        session = self.store.get(tenant, session_id)
+        if session is None:
+            raise _not_found(session_id)
+        return session
+
+
+def _not_found(session_id: str) -> NotFoundError:
+    """The error for an unknown, expired or foreign session."""
+    return NotFoundError(
+        f"没有会话 {session_id}（可能已过期或被删除）",
+        f"no session {session_id} (it may have expired or been deleted)",
+        code="SESSION_NOT_FOUND",
+        details={"session_id": session_id},
+    )
+
+
+def _language_of(payload: Any) -> str:
+    """The language a request asks for, for its error messages (Chinese by default)."""
+    if isinstance(payload, Mapping):
+        config = payload.get("config")
+        if isinstance(config, Mapping) and str(
+            config.get("language", "")
+        ).strip().lower().startswith("en"):
+            return "en"
+    return "zh"

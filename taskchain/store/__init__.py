@@ -1,0 +1,304 @@
+"""The session store port: the Protocol every backend implements, and its listing models."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Protocol
+
+from taskchain.errors import ConflictError, NotFoundError, SessionExistsError, invalid_field
+from taskchain.models import Frozen, Session, SessionStatus, TaskType
+from taskchain.states import StepState
+
+SUMMARY_TARGET_CHARS = 80
+MAX_PAGE_SIZE = 100
+
+
+class SessionSummary(Frozen):
+    """What a listing shows of one session, without its steps' outputs."""
+
+    session_id: str
+    tenant: str
+    end_user: str | None
+    task_type: TaskType
+    target: str  # the first 80 characters
+    status: SessionStatus
+    version: int
+    completed: int  # steps completed
+    total: int  # steps in the chain
+    created_at: float
+    updated_at: float
+    expires_at: float | None
+
+
+class SessionPage(Frozen):
+    """One page of a listing; ``next_cursor`` is ``None`` on the last page."""
+
+    items: list[SessionSummary]
+    next_cursor: str | None = None
+
+
+def summarize(session: Session) -> SessionSummary:
+    """Summarize a session for a listing.
+
+    Parameters
+    ----------
+    session
+        The session to summarize.
+
+    Returns
+    -------
+    SessionSummary
+        Its identity, status and progress, with the target cut to 80 characters.
+    """
+    return SessionSummary(
+        session_id=session.session_id,
+        tenant=session.tenant,
+        end_user=session.end_user,
+        task_type=session.definition.task_type,
+        target=session.definition.target[:SUMMARY_TARGET_CHARS],
+        status=session.status,
+        version=session.version,
+        completed=session.count(StepState.COMPLETED),
+        total=len(session.definition.steps),
+        created_at=session.created_at,
+        updated_at=session.updated_at,
+        expires_at=session.expires_at,
+    )
+
+
+class SessionStore(Protocol):
+    """Where sessions live between requests, scoped to a tenant, written with optimistic locking.
+
+    A session whose ``expires_at <= now`` (``now`` from the store's injected clock) is gone for
+    every method: ``get`` returns ``None``, ``list`` leaves it out, ``save`` and ``delete`` treat
+    it as missing. Backends translate their own failures into :class:`~taskchain.errors.StoreError`
+    and leave the stored session unchanged when they do.
+
+    A backend that writes per-step items may write only the records whose
+    ``StepRecord.changed_in == session.version``; memory and SQLite store the whole session.
+    """
+
+    def create(self, session: Session) -> None:
+        """Store a new session.
+
+        Raises
+        ------
+        SessionExistsError
+            A live session with the same ``(tenant, session_id)`` exists.
+        StoreError
+            The backend is unusable.
+        """
+        ...
+
+    def get(self, tenant: str, session_id: str) -> Session | None:
+        """The session, or ``None`` when absent, another tenant's, or expired.
+
+        Raises
+        ------
+        StoreError
+            The backend is unusable.
+        """
+        ...
+
+    def save(self, session: Session, *, expected_version: int) -> None:
+        """Replace the stored session if its version is still ``expected_version``.
+
+        ``session.version`` must be greater than ``expected_version`` (the caller bumps it), so
+        two writers starting from the same version can never both succeed.
+
+        Raises
+        ------
+        ConflictError
+            ``code="STALE_VERSION"``: another writer got there first; ``details`` carries
+            ``expected_version`` and ``current_version``.
+        NotFoundError
+            ``code="SESSION_NOT_FOUND"``: the session was deleted, expired, or never existed for
+            this tenant.
+        StoreError
+            The backend is unusable.
+        """
+        ...
+
+    def delete(self, tenant: str, session_id: str) -> bool:
+        """Delete the session; ``True`` if a live session was deleted, ``False`` otherwise.
+
+        Raises
+        ------
+        StoreError
+            The backend is unusable.
+        """
+        ...
+
+    def list(
+        self,
+        tenant: str,
+        *,
+        end_user: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> SessionPage:
+        """A page of the tenant's live sessions, newest first (by ``created_at``, then id).
+
+        Parameters
+        ----------
+        tenant
+            Whose sessions.
+        end_user
+            Only this end user's sessions, when given.
+        limit
+            At most this many items (1 to 100).
+        cursor
+            The ``next_cursor`` of the previous page; opaque to the caller.
+
+        Raises
+        ------
+        InvalidRequestError
+            ``code="INVALID_FIELD"``: a malformed ``cursor`` or a ``limit`` out of range.
+        StoreError
+            The backend is unusable.
+        """
+        ...
+
+    def ping(self) -> None:
+        """Check the backend is usable (for a deep health check).
+
+        Raises
+        ------
+        StoreError
+            The backend is unusable.
+        """
+        ...
+
+
+# --- helpers shared by the backends -------------------------------------------------------------
+
+
+def check_limit(limit: int) -> int:
+    """Validate a page size.
+
+    Raises
+    ------
+    InvalidRequestError
+        ``limit`` is not an integer from 1 to :data:`MAX_PAGE_SIZE`.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise invalid_field(
+            "limit",
+            f"必须是 1 到 {MAX_PAGE_SIZE} 之间的整数",
+            f"must be an integer from 1 to {MAX_PAGE_SIZE}",
+            value=limit,
+        )
+    return limit
+
+
+def check_save(session: Session, expected_version: int) -> None:
+    """Refuse a save that would not advance the version (a caller bug, not a conflict)."""
+    # If the new state kept the old version, a second writer holding the same version would also
+    # match the version check and silently overwrite the first one's work.
+    if session.version <= expected_version:
+        raise ValueError(
+            f"session.version ({session.version}) must be greater than "
+            f"expected_version ({expected_version})"
+        )
+
+
+def encode_cursor(created_at: float, session_id: str) -> str:
+    """An opaque cursor pointing just after the session with this sort key.
+
+    Parameters
+    ----------
+    created_at, session_id
+        The sort key of the last item of the page.
+
+    Returns
+    -------
+    str
+        URL-safe text to hand back as ``cursor`` for the next page.
+    """
+    # A key, not an offset: sessions created or deleted between pages do not shift the pages.
+    # json keeps the float exact (repr round-trips), so ties on created_at are resolved by id.
+    raw = json.dumps([created_at, session_id], ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """The sort key a cursor made by :func:`encode_cursor` points after.
+
+    Raises
+    ------
+    InvalidRequestError
+        ``code="INVALID_FIELD"``: the cursor was not made by :func:`encode_cursor`.
+    """
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode())
+    except (UnicodeError, binascii.Error, ValueError, AttributeError, TypeError):
+        key = None
+    if (
+        isinstance(key, list)
+        and len(key) == 2
+        and isinstance(key[0], int | float)
+        and not isinstance(key[0], bool)
+        and math.isfinite(key[0])
+        and isinstance(key[1], str)
+    ):
+        return float(key[0]), key[1]
+    raise invalid_field("cursor", "不是本服务返回的翻页游标", "not a cursor this service returned")
+
+
+def stale_version(expected_version: int, current_version: int) -> ConflictError:
+    """The error for a save that lost the race: the stored version moved on.
+
+    Parameters
+    ----------
+    expected_version
+        The version the caller loaded and expected to replace.
+    current_version
+        The version stored now.
+    """
+    return ConflictError(
+        f"会话已被其他请求修改（期望版本 {expected_version}，当前版本 {current_version}），"
+        "请重新读取后再试",
+        f"the session was changed by another request (expected version {expected_version}, "
+        f"current version {current_version}); reload it and retry",
+        code="STALE_VERSION",
+        details={"expected_version": expected_version, "current_version": current_version},
+    )
+
+
+def session_not_found(session_id: str) -> NotFoundError:
+    """The error for a session that does not exist for this tenant (or has expired)."""
+    return NotFoundError(
+        f"会话不存在或已过期：{session_id}",
+        f"session not found or expired: {session_id}",
+        code="SESSION_NOT_FOUND",
+        details={"session_id": session_id},
+    )
+
+
+def session_exists(session_id: str) -> SessionExistsError:
+    """The error for creating a session whose id the tenant already uses."""
+    return SessionExistsError(
+        f"会话已存在：{session_id}",
+        f"session already exists: {session_id}",
+        details={"session_id": session_id},
+    )
+
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "SessionPage",
+    "SessionStore",
+    "SessionSummary",
+    "check_limit",
+    "check_save",
+    "decode_cursor",
+    "encode_cursor",
+    "session_exists",
+    "session_not_found",
+    "stale_version",
+    "summarize",
+]

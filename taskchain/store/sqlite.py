@@ -1,0 +1,353 @@
+"""The embedded default session store: one SQLite file in the user's data directory."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from taskchain.errors import StoreError
+from taskchain.models import Session
+from taskchain.store import (
+    SessionPage,
+    check_limit,
+    check_save,
+    decode_cursor,
+    encode_cursor,
+    session_exists,
+    session_not_found,
+    stale_version,
+    summarize,
+)
+
+SCHEMA_VERSION = 1
+
+# _MIGRATIONS[n] takes a database from user_version n to n + 1; a new schema appends a step, so
+# a file written by an older taskchain is upgraded in place on first use.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE sessions (
+            tenant      TEXT NOT NULL,
+            session_id  TEXT NOT NULL,
+            version     INTEGER NOT NULL,
+            status      TEXT NOT NULL,
+            end_user    TEXT,
+            task_type   TEXT NOT NULL,
+            created_at  REAL NOT NULL,
+            updated_at  REAL NOT NULL,
+            expires_at  REAL,
+            body        TEXT NOT NULL,
+            PRIMARY KEY (tenant, session_id)
+        )
+        """,
+        # Serves list(): the tenant's sessions in page order, newest first.
+        "CREATE INDEX sessions_by_created ON sessions (tenant, created_at, session_id)",
+        # Serves the purge of expired sessions without a full scan.
+        "CREATE INDEX sessions_by_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL",
+    ),
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+_LIVE = "(expires_at IS NULL OR expires_at > ?)"
+
+
+def default_home(*, environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """The directory taskchain keeps its data in, created if missing.
+
+    ``$TASKCHAIN_HOME`` when set; otherwise the user's data directory:
+    ``$XDG_DATA_HOME/taskchain`` or ``~/.local/share/taskchain`` on Linux,
+    ``~/Library/Application Support/taskchain`` on macOS, ``%LOCALAPPDATA%\\taskchain`` on
+    Windows.
+
+    Parameters
+    ----------
+    environ
+        The environment to read (``os.environ`` by default).
+    platform
+        The platform to resolve for (``sys.platform`` by default).
+
+    Returns
+    -------
+    Path
+        The directory, which exists on return.
+    """
+    env = os.environ if environ is None else environ
+    plat = sys.platform if platform is None else platform
+    if env.get("TASKCHAIN_HOME"):
+        home = Path(env["TASKCHAIN_HOME"]).expanduser()
+    elif plat == "win32":
+        local = env.get("LOCALAPPDATA")
+        home = (Path(local) if local else Path.home() / "AppData" / "Local") / "taskchain"
+    elif plat == "darwin":
+        home = Path.home() / "Library" / "Application Support" / "taskchain"
+    else:
+        # The XDG spec says a relative path is invalid and must be ignored.
+        xdg = env.get("XDG_DATA_HOME", "")
+        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+        home = base / "taskchain"
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+class SqliteStore:
+    """Sessions in one SQLite file, shared safely by threads and by successive CLI runs.
+
+    The file is opened on first use, in WAL mode (readers never block the writer), with a busy
+    timeout so a second process waits its turn instead of failing at once. One connection is
+    shared by the store's threads behind a lock, so a thread-per-request server does not leave a
+    connection behind per thread; other processes are kept consistent by SQLite itself, since every
+    update checks the version in the same statement that writes.
+
+    Parameters
+    ----------
+    path
+        The database file; ``default_home() / "sessions.db"`` by default. ``":memory:"`` keeps it
+        in memory.
+    clock
+        Seconds since the epoch; decides which sessions have expired.
+    busy_timeout_ms
+        How long to wait for another connection's write lock before giving up with
+        :class:`~taskchain.errors.StoreError`.
+
+    Attributes
+    ----------
+    path : str
+        The database file in use.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_ms: int = 5000,
+    ) -> None:
+        self.path = os.fspath(path) if path is not None else str(default_home() / "sessions.db")
+        self._clock = clock
+        self._busy_timeout_ms = int(busy_timeout_ms)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    # --- SessionStore ---------------------------------------------------------------------------
+
+    def create(self, session: Session) -> None:
+        """Store a new session; see :meth:`taskchain.store.SessionStore.create`."""
+        with self._db() as db:
+            # Purging here keeps the file from growing with sessions nobody can read any more,
+            # and frees the id of an expired session for reuse.
+            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (self._clock(),))
+            try:
+                db.execute(
+                    "INSERT INTO sessions (tenant, session_id, version, status, end_user,"
+                    " task_type, created_at, updated_at, expires_at, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (session.tenant, session.session_id, *_columns(session)),
+                )
+            except sqlite3.IntegrityError:
+                raise session_exists(session.session_id) from None
+
+    def get(self, tenant: str, session_id: str) -> Session | None:
+        """The live session, or ``None``; see :meth:`taskchain.store.SessionStore.get`."""
+        with self._db() as db:
+            row = db.execute(
+                f"SELECT body FROM sessions WHERE tenant = ? AND session_id = ? AND {_LIVE}",
+                (tenant, session_id, self._clock()),
+            ).fetchone()
+        return None if row is None else Session.model_validate_json(row[0])
+
+    def save(self, session: Session, *, expected_version: int) -> None:
+        """Replace the session if still at ``expected_version``; see ``SessionStore.save``."""
+        check_save(session, expected_version)
+        now = self._clock()
+        with self._db() as db:
+            # Compare and set in one statement: SQLite serializes writers, so of two writers
+            # (threads or processes) holding the same expected_version exactly one matches.
+            updated = db.execute(
+                "UPDATE sessions SET version = ?, status = ?, end_user = ?, task_type = ?,"
+                " created_at = ?, updated_at = ?, expires_at = ?, body = ?"
+                f" WHERE tenant = ? AND session_id = ? AND version = ? AND {_LIVE}",
+                (*_columns(session), session.tenant, session.session_id, expected_version, now),
+            ).rowcount
+            if updated == 1:
+                return
+            # Nothing written; only now find out why, for the caller's error.
+            row = db.execute(
+                f"SELECT version FROM sessions WHERE tenant = ? AND session_id = ? AND {_LIVE}",
+                (session.tenant, session.session_id, now),
+            ).fetchone()
+        if row is None:
+            raise session_not_found(session.session_id)
+        raise stale_version(expected_version, int(row[0]))
+
+    def delete(self, tenant: str, session_id: str) -> bool:
+        """Delete the session; see :meth:`taskchain.store.SessionStore.delete`."""
+        with self._db() as db:
+            # An expired row is left to the purge: for the caller it is already gone (False).
+            deleted = db.execute(
+                f"DELETE FROM sessions WHERE tenant = ? AND session_id = ? AND {_LIVE}",
+                (tenant, session_id, self._clock()),
+            ).rowcount
+        return deleted > 0
+
+    def ping(self) -> None:
+        """Open the file and read the table; raise :class:`~taskchain.errors.StoreError` if not."""
+        with self._db() as db:
+            db.execute("SELECT 1 FROM sessions LIMIT 1").fetchall()
+
+    def list(
+        self,
+        tenant: str,
+        *,
+        end_user: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> SessionPage:
+        """A page of live sessions, newest first; see :meth:`taskchain.store.SessionStore.list`."""
+        check_limit(limit)
+        sql = f"SELECT body FROM sessions WHERE tenant = ? AND {_LIVE}"
+        params: tuple[Any, ...] = (tenant, self._clock())
+        if end_user is not None:
+            sql += " AND end_user = ?"
+            params += (end_user,)
+        if cursor is not None:
+            created_at, session_id = decode_cursor(cursor)
+            sql += " AND (created_at < ? OR (created_at = ? AND session_id < ?))"
+            params += (created_at, created_at, session_id)
+        # One row more than asked tells whether a next page exists, so the last page is not
+        # followed by an empty one.
+        sql += " ORDER BY created_at DESC, session_id DESC LIMIT ?"
+        params += (limit + 1,)
+        with self._db() as db:
+            rows = db.execute(sql, params).fetchall()
+        items = [summarize(Session.model_validate_json(body)) for (body,) in rows[:limit]]
+        last = items[-1] if len(rows) > limit else None
+        return SessionPage(
+            items=items,
+            next_cursor=encode_cursor(last.created_at, last.session_id) if last else None,
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection; the next call opens it again."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- internals ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """The open connection, held under the lock; SQLite failures become StoreError."""
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = self._open()
+                yield self._conn
+            except sqlite3.ProgrammingError:
+                raise  # a bug in this module, not an unavailable store
+            except (sqlite3.DatabaseError, OSError) as exc:
+                # Every statement runs in autocommit mode, so a failed one wrote nothing: the
+                # session is as it was before the call.
+                raise _unavailable(exc) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, switch to WAL, and bring the schema up to date."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout_ms / 1000,
+            # Autocommit: each statement is its own transaction; _migrate opens one explicitly.
+            isolation_level=None,
+            # Shared by the store's threads, one at a time under self._lock.
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            _migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+def _columns(session: Session) -> tuple[Any, ...]:
+    """The row's columns after (tenant, session_id), in table order."""
+    return (
+        session.version,
+        session.status,
+        session.end_user,
+        session.definition.task_type,
+        session.created_at,
+        session.updated_at,
+        session.expires_at,
+        session.model_dump_json(),
+    )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migrations the file has not seen yet, in one write transaction."""
+    if _user_version(conn) == SCHEMA_VERSION:
+        return
+    # IMMEDIATE takes the write lock first, so two processes opening a new file do not both
+    # create the table; the version is read again under the lock.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = _user_version(conn)
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"会话数据库的结构版本 {current} 比本程序支持的 {SCHEMA_VERSION} 新，"
+                "请升级 taskchain",
+                f"the session database has schema version {current}, newer than the supported "
+                f"{SCHEMA_VERSION}; upgrade taskchain",
+                details={"schema_version": current, "supported": SCHEMA_VERSION},
+            )
+        for steps in _MIGRATIONS[current:]:
+            for statement in steps:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the file (0 for a new file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _unavailable(exc: sqlite3.DatabaseError | OSError) -> StoreError:
+    """The StoreError for a SQLite or file-system failure, naming its kind but not its text."""
+    reason = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    return StoreError(
+        "会话存储暂时不可用（SQLite），会话未被修改，请稍后重试",
+        "the session store (SQLite) is unavailable; the session was not changed, retry later",
+        details={"backend": "sqlite", "reason": reason},
+    )
+
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "default_home"]

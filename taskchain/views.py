@@ -1,0 +1,180 @@
+"""What callers receive: session briefings, submit results, the original one-shot response."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from taskchain.capabilities import CapabilityRegistry
+from taskchain.engine import SubmitOutcome, ready_steps
+from taskchain.guidance import guide
+from taskchain.models import Session
+from taskchain.report import Report
+from taskchain.states import StepState
+
+
+def iso(ts: float | None) -> str | None:
+    """A timestamp as ISO 8601 UTC."""
+    return (
+        None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    )
+
+
+def progress(session: Session) -> dict[str, int]:
+    """``{completed, failed, skipped, total}``."""
+    return {
+        "completed": session.count(StepState.COMPLETED),
+        "failed": session.count(StepState.FAILED),
+        "skipped": session.count(StepState.SKIPPED),
+        "total": len(session.records),
+    }
+
+
+def session_view(session: Session, registry: CapabilityRegistry) -> dict[str, Any]:
+    """The resume briefing: goal, finished steps in one line each, the ready steps' guidance."""
+    d = session.definition
+    finished = [
+        {
+            "step_id": s.id,
+            "name": s.name,
+            "state": session.record(s.id).state.value,
+            "summary": session.record(s.id).summary or session.record(s.id).reason,
+            "attempts": session.record(s.id).attempts,
+        }
+        for s in d.steps
+        if session.record(s.id).finished
+    ]
+    ready = [guide(session, step_id, registry).model_dump() for step_id in ready_steps(session)]
+    return {
+        "success": True,
+        "session_id": session.session_id,
+        "version": session.version,
+        "status": session.status,
+        "task_type": d.task_type,
+        "target": d.target,
+        "language": d.config.language,
+        "depth": d.config.depth,
+        "focus_areas": list(d.config.focus_areas),
+        "execution_mode": d.config.execution_mode,
+        "progress": progress(session),
+        "steps": [
+            {
+                "step_id": s.id,
+                "name": s.name,
+                "state": session.record(s.id).state.value,
+                "dependencies": list(s.dependencies),
+            }
+            for s in d.steps
+        ],
+        "finished_steps": finished,
+        "ready_steps": ready,
+        "briefing": briefing(session, finished, [r["step_id"] for r in ready]),
+        "created_at": iso(session.created_at),
+        "updated_at": iso(session.updated_at),
+        "expires_at": iso(session.expires_at),
+    }
+
+
+def briefing(session: Session, finished: list[dict[str, Any]], ready: list[str]) -> str:
+    """A short text that lets a model that lost its context carry on."""
+    d = session.definition
+    p = progress(session)
+    zh = d.config.language != "en"
+    lines = [
+        f"目标：{d.target}" if zh else f"Goal: {d.target}",
+        (f"进度：{p['completed']}/{p['total']} 步已完成，状态 {session.status}，版本 {session.version}"
+         if zh else f"Progress: {p['completed']}/{p['total']} steps completed, status {session.status}, version {session.version}"),
+    ]  # fmt: skip
+    for f in finished:
+        lines.append(
+            f"- [{f['state']}] {f['name']}：{f['summary'] or ''}"
+            if zh
+            else f"- [{f['state']}] {f['name']}: {f['summary'] or ''}"
+        )
+    if ready:
+        lines.append(("下一步：" if zh else "Next: ") + ", ".join(ready))
+    elif session.status == "completed":
+        lines.append(
+            "全部步骤已结束，可以获取报告。"
+            if zh
+            else "All steps are finished; the report is ready."
+        )
+    return "\n".join(lines)
+
+
+def submit_view(
+    outcome: SubmitOutcome, step_id: str, registry: CapabilityRegistry
+) -> dict[str, Any]:
+    """The answer to a submit: verdict, feedback, new version and status, ready steps."""
+    session = outcome.session
+    record = session.record(step_id)
+    step = session.definition.step(step_id)
+    assert step is not None
+    return {
+        "success": True,
+        "session_id": session.session_id,
+        "step_id": step_id,
+        "accepted": outcome.accepted,
+        "step_state": record.state.value,
+        "attempts": record.attempts,
+        "attempts_left": max(0, step.max_attempts - record.attempts) if not record.finished else 0,
+        "feedback": [f.model_dump() for f in outcome.feedback],
+        "version": session.version,
+        "status": session.status,
+        "progress": progress(session),
+        "newly_ready": list(outcome.newly_ready),
+        "ready_steps": [guide(session, s, registry).model_dump() for s in ready_steps(session)],
+    }
+
+
+def oneshot_response(session: Session, report: Report) -> dict[str, Any]:
+    """The original plugin's response shape for a chain run in one call."""
+    d = session.definition
+    results = []
+    for step in d.steps:
+        r = session.record(step.id)
+        failed_checks = [f.message for f in r.feedback if not f.passed and f.severity == "error"]
+        results.append(
+            {
+                "task_id": step.id,
+                "name": step.name,
+                "status": r.state.value,
+                "output": r.output,
+                "error_message": None
+                if r.state is StepState.COMPLETED
+                else (r.reason or "; ".join(failed_checks) or None),
+                "execution_time": round(r.duration or 0.0, 6),
+                "timestamp": iso(r.finished_at),
+                "attempts": r.attempts,
+                "executor": r.executor,
+            }
+        )
+    p = progress(session)
+    body: dict[str, Any] = {
+        "success": session.status == "completed",
+        "session_id": session.session_id,
+        "task_type": d.task_type,
+        "target": d.target,
+        "execution_results": results,
+        "final_report": report.model_dump(),
+        "execution_summary": {
+            "total_tasks": p["total"],
+            "completed_tasks": p["completed"],
+            "failed_tasks": p["failed"],
+            "skipped_tasks": p["skipped"],
+            "total_execution_time": round(
+                sum(r.duration or 0.0 for r in session.records.values()), 6
+            ),
+        },
+    }
+    if session.status != "completed":
+        zh = d.config.language != "en"
+        stopped = session.status == "failed"
+        body["error_code"] = "EXECUTION_FAILED"
+        body["category"] = "EXECUTION_ERROR"
+        body["error"] = (
+            ("有步骤失败，且 continue_on_failure 为 false，任务链已停止" if stopped else "任务链未能在时限内完成")
+            if zh
+            else ("a step failed and continue_on_failure is false; the chain stopped" if stopped else "the chain did not finish within its time budget")
+        )  # fmt: skip
+    return body
