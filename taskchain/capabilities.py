@@ -118,7 +118,8 @@ class CapabilityRegistry:
             known = list(self.names())
             raise chain_error(
                 f"未知能力：{name}（可用：{'、'.join(known)}）",
-                f"unknown capability: {name} (known: {', '.join(known)})",
+                f"unknown capability: {name} (known: "
+                f"{', '.join(f'{c.name} ({c.key})' for c in self._capabilities)})",
                 capability=name,
                 known=known,
             )

@@ -98,6 +98,7 @@ def submit(
                 "state": check_transition(step_id, record.state, StepState.COMPLETED),
                 "attempts": attempts,
                 "output": output,
+                "reason": None,  # an earlier attempt's error no longer describes the step
                 "summary": first_sentence(output, SUMMARY_CHARS),
                 "executor": executor,
                 "feedback": verdict.feedback,

@@ -62,9 +62,8 @@ def chain_order(steps: Sequence[StepSpec]) -> tuple[str, ...]:
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
+        # graphlib lists each node before the node that depends on it: execution order already.
         cycle = [str(node) for node in exc.args[1]]
-        # graphlib reports the cycle walking dependencies backwards; show it in execution order.
-        cycle.reverse()
         raise chain_error(
             f"依赖存在循环：{' → '.join(cycle)}",
             f"dependency cycle: {' -> '.join(cycle)}",

@@ -81,7 +81,9 @@ def guide(session: Session, step_id: str, registry: CapabilityRegistry) -> StepG
         step_id=step.id,
         name=step.name,
         description=step.description,
-        capabilities=list(step.capabilities),
+        capabilities=[
+            registry.resolve(n).title_en if lang == "en" else n for n in step.capabilities
+        ],
         instructions=instructions,
         checklist=checklist,
         required_sections=sections,

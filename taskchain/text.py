@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 # C0 controls except tab and newline, DEL, and C1 controls; NUL among them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -20,6 +21,10 @@ _ITEM = re.compile(
 _NUMBERING = re.compile(
     r"^(?:\d{1,3}(?:\.\d{1,3})*[.)、]?|[一二三四五六七八九十]{1,3}[、.]|第[一二三四五六七八九十\d]+[部分步节章]?[:：、]?)\s*"
 )
+_MARKER = re.compile(
+    r"^\s*(?:[-*+•·]|\d{1,3}[.)、]|[（(]\d{1,3}[)）]|[一二三四五六七八九十]{1,3}[、.])\s*"
+)
+_TITLE_STARTS = frozenset("#*【-+")
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 _SENTENCE_SPLIT = re.compile(r"[。！？!?；;\n]+|(?<=[a-z0-9])\.\s+", re.IGNORECASE)
 
@@ -29,6 +34,7 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
+@lru_cache(maxsize=256)
 def measure(text: str) -> int:
     """Length in content units: one per CJK character plus one per Latin word or number.
 
@@ -38,6 +44,7 @@ def measure(text: str) -> int:
     return len(_CJK.findall(text)) + len(_WORD.findall(text))
 
 
+@lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """Lower-case, drop numbering, punctuation and whitespace: the form titles are compared in."""
     return _PUNCT.sub("", _NUMBERING.sub("", text.strip().lower()))
@@ -52,10 +59,12 @@ class Block:
     body: str
 
 
-def blocks(text: str) -> list[Block]:
+@lru_cache(maxsize=256)
+def blocks(text: str) -> tuple[Block, ...]:
     """Split ``text`` at headings, bold lines, 【labels】 and short ``label:`` lines.
 
-    Text before the first title becomes a block with an empty title.
+    Text before the first title becomes a block with an empty title. Cached: the same output
+    is read by several checks, by later steps' repeat checks and by the report.
     """
     found: list[Block] = []
     title, lines = "", []
@@ -69,11 +78,14 @@ def blocks(text: str) -> list[Block]:
         title, lines = new_title, [rest] if rest else []
     if title or any(s.strip() for s in lines):
         found.append(Block(title, normalize(title), "\n".join(lines).strip()))
-    return found
+    return tuple(found)
 
 
 def _title_of(line: str) -> tuple[str | None, str]:
     """The title a line introduces (and text after it on the same line), or ``None``."""
+    first = line.lstrip()[:1]
+    if first == ">" or (first not in _TITLE_STARTS and ":" not in line and "：" not in line):
+        return None, ""  # quotes are never titles; plain lines exit cheaply
     for pattern in (_HEADING, _BOLD_LINE):
         match = pattern.match(line)
         if match:
@@ -96,19 +108,12 @@ def find_block(found: Sequence[Block], names: Iterable[str]) -> Block | None:
     return None
 
 
-def items(body: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def items(body: str) -> tuple[str, ...]:
     """The list items (bullets, numbers) in ``body``, without their markers."""
-    out = []
-    for line in body.splitlines():
-        if _ITEM.match(line):
-            out.append(
-                re.sub(
-                    r"^\s*(?:[-*+•·]|\d{1,3}[.)、]|[（(]\d{1,3}[)）]|[一二三四五六七八九十]{1,3}[、.])\s*",
-                    "",
-                    line,
-                ).strip()
-            )
-    return out
+    return tuple(
+        _MARKER.sub("", line, count=1).strip() for line in body.splitlines() if _ITEM.match(line)
+    )
 
 
 def first_sentence(text: str, limit: int) -> str:
@@ -142,16 +147,18 @@ def mentions(text_key: str, phrase: str) -> bool:
     return len(words) > 1 and all(w in text_key for w in words)
 
 
+@lru_cache(maxsize=256)
 def sentences(text: str) -> frozenset[str]:
-    """The normalized sentences of ``text`` long enough to mean something (titles excluded)."""
-    out = set()
-    for raw in _SENTENCE_SPLIT.split(text):
-        if _HEADING.match(raw):
-            continue
-        key = normalize(raw)
-        if len(key) >= 8:
-            out.add(key)
-    return frozenset(out)
+    """The sentences of ``text`` long enough to mean something, lower-cased without punctuation.
+
+    Cached: each earlier output is compared with every later step's output.
+    """
+    # Whitespace-collapsed rather than fully normalized: cheaper, and a copy is still a copy.
+    return frozenset(
+        key
+        for raw in _SENTENCE_SPLIT.split(text.lower())
+        if len(key := " ".join(raw.split()).strip("-*+•· ")) >= 8 and not key.startswith("#")
+    )
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:

@@ -53,8 +53,10 @@ def length_bounds(depth: Depth | str, step: StepSpec) -> tuple[int, int]:
     """The (min, max) content units for ``step`` at ``depth``, after its overrides."""
     low, high = DEPTH_BOUNDS[depth]
     rules = step.validation_rules
-    low = rules.min_length if rules.min_length is not None else low
     high = rules.max_length if rules.max_length is not None else high
+    # An explicit bound beats the depth's other one: a short max lowers the depth's minimum
+    # (as a long min raises its maximum below), or no output could pass both.
+    low = rules.min_length if rules.min_length is not None else min(low, high)
     return low, max(low, high)
 
 
@@ -127,7 +129,9 @@ def check(
     feedback.extend(_sections(lang, sections, found))
     if step.validation_rules.require_focus_areas:
         feedback.extend(_focus(lang, definition.config.focus_areas, output))
-    for cap in dict.fromkeys(cap for _, cap in sections if cap is not None):
+    # Deduplicated by name: hashing the frozen models themselves is needlessly slow.
+    caps = {cap.name: cap for _, cap in sections if cap is not None}
+    for cap in caps.values():
         for spec in cap.checks:
             feedback.append(_capability_check(lang, cap, spec, output, found))
     feedback.append(_repeat(lang, step, output, earlier, definition))
@@ -225,9 +229,14 @@ def _sections(
 
 def _focus(lang: str, focus_areas: Sequence[str], output: str) -> Iterable[Feedback]:
     """Every focus area addressed by name."""
-    key = normalize(output)
+    lowered = output.lower()
+    key = ""
     for area in focus_areas:
-        covered = mentions(key, area)
+        # Fast path: the area appears verbatim; otherwise compare normalized forms.
+        covered = area.lower() in lowered
+        if not covered:
+            key = key or normalize(output)
+            covered = mentions(key, area)
         yield Feedback(
             rule="focus_area",
             passed=covered,
@@ -257,16 +266,32 @@ def _capability_check(
         count = len(items(block.body)) if block else 0
     else:
         lowered = output.lower()
-        count = sum(1 for word in spec.keywords if word.lower() in lowered)
+        count = sum(1 for word in spec.keywords if _uses(lowered, word.lower()))
     passed = count >= spec.count
+    # The spec's message describes the failure; a pass gets a plain statement instead.
+    message = (
+        _t(
+            lang,
+            f"「{cap.name}」检查通过：{spec.rule}",
+            f"{cap.title_en} check passed: {spec.rule}",
+        )
+        if passed
+        else spec.message.get(lang)
+    )
     return Feedback(
         rule=spec.rule,
         passed=passed,
         severity="error",
-        message=spec.message.get(lang)
-        + _t(lang, f"（{count}/{spec.count}）", f" ({count}/{spec.count})"),
+        message=message + _t(lang, f"（{count}/{spec.count}）", f" ({count}/{spec.count})"),
         hint="" if passed else spec.hint.get(lang),
     )
+
+
+def _uses(lowered: str, word: str) -> bool:
+    """Whether ``lowered`` uses ``word``, a Latin one only where a word starts."""
+    if word.isascii():  # else "thus" counts in "enthusiastic"; "impacts" still counts
+        return re.search(rf"(?<![a-z0-9]){re.escape(word)}", lowered) is not None
+    return word in lowered
 
 
 def _repeat(
