@@ -74,7 +74,10 @@ class BuiltinExecutor:
             "",
         ]
         if g.description:
-            lines += [f"{'本步骤目的' if zh else 'Purpose of this step'}：{g.description}", ""]
+            lines += [
+                f"本步骤目的：{g.description}" if zh else f"Purpose of this step: {g.description}",
+                "",
+            ]
         sections = list(g.required_sections) or ["提纲" if zh else "Outline"]
         caps = [registry.resolve(n) for n in step.capabilities]
         # Each capability's questions are shared out among its sections, in order.
@@ -106,7 +109,8 @@ class BuiltinExecutor:
                     else f"- How '{area}' shows in '{title}': (to be filled in)"
                 )
             lines.append("")
-        extra = [q for q in g.checklist if not any(q in line for line in lines)]
+        written = "\n".join(lines)
+        extra = [q for q in g.checklist if q not in written]
         if extra:
             lines += [f"## {'其他要回答的问题' if zh else 'Further questions'}", ""]
             lines += [f"- {pending}：{q}" if zh else f"- {pending}: {q}" for q in extra]

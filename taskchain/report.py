@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -12,6 +13,8 @@ from taskchain.states import StepState
 from taskchain.text import blocks, find_block, first_sentence, items, mentions, normalize, shorten
 
 _ITEM_CHARS = 240
+# An item that is nothing but a bracketed blank, e.g. "（待填写第 1 项）": a slot, not a finding.
+_PLACEHOLDER = re.compile(r"[（(][^)）]*[)）]|")
 _ITEMS_PER_STEP = 3
 
 
@@ -109,7 +112,8 @@ def build(session: Session, registry: CapabilityRegistry, *, now: float) -> Repo
             attempts=record.attempts,
             summary=record.summary,
             output=record.output,
-            reason=record.reason,
+            # A completed step may still carry the error of an earlier, failed attempt.
+            reason=None if record.state is StepState.COMPLETED else record.reason,
             executor=record.executor,
             duration=record.duration,
             focus_areas_covered=covered,
@@ -162,7 +166,9 @@ def _extract(
             block = find_block(found, section.names())
             if block is None:
                 continue
-            texts = items(block.body) or [first_sentence(block.body, _ITEM_CHARS)]
+            texts = [t for t in items(block.body) if not _PLACEHOLDER.fullmatch(t)]
+            if not texts and not _PLACEHOLDER.fullmatch(block.body.strip()):
+                texts = [first_sentence(block.body, _ITEM_CHARS)]
             out[section.role].extend(
                 ReportItem(text=shorten(t, _ITEM_CHARS), step_id=step.id, step_name=step.name)
                 for t in texts[:_ITEMS_PER_STEP]

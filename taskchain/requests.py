@@ -172,8 +172,10 @@ def translate(exc: ValidationError) -> InvalidRequestError:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     value = error.get("input")
+    # Blank after cleaning (whitespace, control characters only) counts as missing, like empty.
+    blank = not value or (isinstance(value, str) and not clean(value))
     if kind == "missing" or (
-        kind in ("string_too_short", "too_short") and ctx.get("min_length") == 1 and not value
+        kind in ("string_too_short", "too_short") and ctx.get("min_length") == 1 and blank
     ):
         return missing_field(path)
     if loc and loc[0] == "task_type" and len(loc) == 1:

@@ -1,0 +1,600 @@
+"""The original plugin's one-shot contract, end to end through ``taskchain.run``."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+import taskchain
+from taskchain import engine
+from taskchain.capabilities import CapabilityRegistry
+from taskchain.limits import (
+    MAX_FOCUS_AREA_CHARS,
+    MAX_FOCUS_AREAS,
+    MAX_STEP_DESCRIPTION_CHARS,
+    MAX_STEP_NAME_CHARS,
+    MAX_STEPS,
+    MAX_TARGET_CHARS,
+)
+from taskchain.templates import TEMPLATE_KEYS, load_template
+
+# CJK ideographs plus CJK and full-width punctuation: none may leak into an English response.
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+TOP_LEVEL = {
+    "success",
+    "session_id",
+    "task_type",
+    "target",
+    "execution_results",
+    "final_report",
+    "execution_summary",
+}
+RESULT_KEYS = {"task_id", "status", "output", "error_message", "execution_time", "timestamp"}
+REPORT_KEYS = {
+    "executive_summary",
+    "target_analysis",
+    "key_findings",
+    "detailed_results",
+    "recommendations",
+    "quality_metrics",
+}
+ERROR_KEYS = {"success", "error_code", "error"}
+
+TARGETS = {
+    "zh": "社区咖啡店是否应该开设第二家门店",
+    "en": "Should our coffee shop open a second branch",
+}
+FOCUS = {"zh": ["租金成本", "客流"], "en": ["rent cost", "foot traffic"]}
+
+
+def run(request: Any) -> dict[str, Any]:
+    """``taskchain.run``, checked to be JSON-serialisable like the plugin's answer."""
+    result = taskchain.run(request)
+    json.dumps(result, ensure_ascii=False)
+    return result
+
+
+def results_by_id(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["task_id"]: r for r in response["execution_results"]}
+
+
+def step(step_id: str, name: str, **extra: Any) -> dict[str, Any]:
+    return {"id": step_id, "name": name, "description": f"{name}：写出要点", **extra}
+
+
+# --- every template, language and depth ---------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", ["basic", "detailed", "comprehensive"])
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("task_type", TEMPLATE_KEYS)
+def test_template_runs_whole_chain_in_original_shape(
+    task_type: str, language: str, depth: str
+) -> None:
+    # GIVEN a request in the original plugin's shape
+    request = {
+        "task_type": task_type,
+        "target": TARGETS[language],
+        "config": {"depth": depth, "language": language, "focus_areas": FOCUS[language]},
+    }
+
+    # WHEN it is run in one call
+    response = run(request)
+
+    # THEN it succeeds with exactly the original top-level keys
+    assert response["success"] is True, response.get("error")
+    assert set(response) == TOP_LEVEL
+    assert response["task_type"] == task_type
+    assert response["target"] == TARGETS[language]
+    assert response["session_id"]
+
+    template_steps = load_template(task_type).step_specs(language)
+    results = response["execution_results"]
+    assert [r["task_id"] for r in results] == [s.id for s in template_steps]
+    for result, spec in zip(results, template_steps, strict=True):
+        assert set(result) >= RESULT_KEYS
+        assert result["status"] == "completed"
+        assert result["error_message"] is None
+        assert result["execution_time"] >= 0
+        assert result["timestamp"]
+        # honest outlines: labelled with their executor and saying what they are
+        assert result["executor"] == "builtin"
+        assert ("提纲" if language == "zh" else "Outline") in result["output"]
+        assert spec.name in result["output"]
+        for area in FOCUS[language]:
+            assert area in result["output"], (result["task_id"], area)
+
+    summary = response["execution_summary"]
+    statuses = [r["status"] for r in results]
+    assert summary["total_tasks"] == len(results)
+    assert summary["completed_tasks"] == statuses.count("completed")
+    assert summary["failed_tasks"] == statuses.count("failed")
+    assert summary["total_execution_time"] == pytest.approx(
+        sum(r["execution_time"] for r in results), abs=1e-5
+    )
+
+    report = response["final_report"]
+    assert set(report) >= REPORT_KEYS
+    assert report["target_analysis"]["target"] == TARGETS[language]
+    assert set(report["detailed_results"]) == {s.id for s in template_steps}
+    outputs = {r["task_id"]: r["output"] for r in results}
+    names = {s.id: s.name for s in template_steps}
+    assert report["key_findings"]
+    for item in report["key_findings"] + report["recommendations"]:
+        assert item["step_id"] in outputs
+        assert item["step_name"] == names[item["step_id"]]
+        assert item["text"].rstrip("…") in " ".join(outputs[item["step_id"]].split())
+    metrics = report["quality_metrics"]
+    assert metrics["completed_steps"] == summary["completed_tasks"]
+    assert metrics["completion_rate"] == 1.0
+
+    # the user-facing text is in the requested language
+    user_text = [report["executive_summary"], *outputs.values(), *names.values()]
+    if language == "zh":
+        assert all(HAN.search(text) for text in user_text)
+    else:
+        assert not CJK.search(json.dumps(response, ensure_ascii=False))
+
+
+def test_default_language_is_chinese_and_defaults_apply() -> None:
+    response = run({"task_type": "research", "target": "城市共享单车的停放管理"})
+
+    assert response["success"] is True
+    analysis = response["final_report"]["target_analysis"]
+    assert (analysis["language"], analysis["depth"], analysis["execution_mode"]) == (
+        "zh",
+        "detailed",
+        "sequential",
+    )
+    assert HAN.search(response["final_report"]["executive_summary"])
+
+
+# --- custom chains ---------------------------------------------------------------------------
+
+DIAMOND = [
+    # listed out of order on purpose: the chain must still run dependencies first
+    step("merge", "汇总结论", dependencies=["market", "cost"], required_capabilities=["结果整合"]),
+    step("market", "市场调研", dependencies=["frame"], required_capabilities=["信息检索"]),
+    step("cost", "成本测算", dependencies=["frame"], required_capabilities=["数据整理"]),
+    step("frame", "界定问题", required_capabilities=["理解分析"]),
+]
+
+
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+def test_custom_diamond_runs_dependencies_first_in_both_modes(mode: str) -> None:
+    response = run(
+        {
+            "task_type": "custom",
+            "target": "是否开设第二家门店",
+            "custom_chain": DIAMOND,
+            "config": {"execution_mode": mode},
+        }
+    )
+
+    assert response["success"] is True, response.get("error")
+    order = [r["task_id"] for r in response["execution_results"]]
+    assert sorted(order) == sorted(s["id"] for s in DIAMOND)
+    for spec in DIAMOND:
+        for dep in spec.get("dependencies", []):
+            assert order.index(dep) < order.index(spec["id"])
+    assert {r["status"] for r in response["execution_results"]} == {"completed"}
+    assert response["final_report"]["target_analysis"]["execution_mode"] == mode
+    assert response["execution_summary"]["completed_tasks"] == len(DIAMOND)
+
+
+def test_custom_chain_is_used_even_with_a_template_task_type() -> None:
+    chain = [step("a", "列出门店候选地址"), step("b", "比较候选地址", dependencies=["a"])]
+
+    response = run({"task_type": "analysis", "target": "门店选址", "custom_chain": chain})
+
+    assert response["success"] is True
+    assert response["task_type"] == "analysis"
+    assert [(r["task_id"], r["name"]) for r in response["execution_results"]] == [
+        ("a", "列出门店候选地址"),
+        ("b", "比较候选地址"),
+    ]
+    assert response["final_report"]["target_analysis"]["template"] is None
+
+
+def test_custom_steps_without_ids_are_numbered() -> None:
+    response = run(
+        {
+            "task_type": "custom",
+            "target": "门店选址",
+            "custom_chain": [{"name": "第一步"}, {"name": "第二步", "dependencies": ["step_1"]}],
+        }
+    )
+
+    assert response["success"] is True
+    assert [r["task_id"] for r in response["execution_results"]] == ["step_1", "step_2"]
+
+
+def test_learning_chain_is_used_for_education() -> None:
+    learning = [
+        {"step": "掌握基本句型", "action": "每天朗读并仿写五个句子"},
+        {"step": "练习日常对话", "action": "和语伴进行十分钟情景对话"},
+        {"step": "完成一次演讲", "action": "准备三分钟自我介绍并录音复盘"},
+    ]
+
+    response = run(
+        {"task_type": "education", "target": "三个月学会日常英语口语", "learning_chain": learning}
+    )
+
+    assert response["success"] is True
+    results = response["execution_results"]
+    assert [r["name"] for r in results] == [s["step"] for s in learning]
+    for result, spec in zip(results, learning, strict=True):
+        assert spec["action"] in result["output"]
+    assert response["final_report"]["target_analysis"]["template"] is None
+
+
+def test_inline_capability_shapes_the_step_that_uses_it() -> None:
+    capability = {
+        "name": "竞品对比",
+        "checklist": ["{target} 的三家主要竞品分别是谁？", "各竞品的定价差异有多大？"],
+        "sections": ["对比维度", "对比结论"],
+    }
+    chain = [step("compare", "对比竞品", required_capabilities=["竞品对比"])]
+
+    response = run(
+        {
+            "task_type": "custom",
+            "target": "社区咖啡店",
+            "custom_chain": chain,
+            "capabilities": [capability],
+        }
+    )
+
+    assert response["success"] is True, response.get("error")
+    output = response["execution_results"][0]["output"]
+    for title in capability["sections"]:
+        assert f"## {title}" in output
+    assert "「社区咖啡店」的三家主要竞品分别是谁？" in output
+    assert "各竞品的定价差异有多大？" in output
+    # a section titled like conclusions feeds the report's findings
+    assert any(f["step_id"] == "compare" for f in response["final_report"]["key_findings"])
+
+
+# --- failures ----------------------------------------------------------------------------------
+
+UNSATISFIABLE = {"json_schema": {"type": "object", "required": ["answer"]}}
+
+
+def failing_chain() -> list[dict[str, Any]]:
+    """A chain whose first step no outline can pass, a dependent, and an independent step."""
+    return [
+        step("needs_json", "输出 JSON", validation_rules=UNSATISFIABLE, max_attempts=2),
+        step("dependent", "依赖 JSON 的步骤", dependencies=["needs_json"]),
+        step("independent", "独立步骤"),
+    ]
+
+
+@pytest.mark.parametrize("flag", [False, "false", "False"])
+def test_failure_stops_the_chain_when_continue_on_failure_is_false(flag: object) -> None:
+    response = run(
+        {
+            "task_type": "custom",
+            "target": "门店选址",
+            "custom_chain": failing_chain(),
+            "continue_on_failure": flag,
+        }
+    )
+
+    assert response["success"] is False
+    assert response["error_code"] == "EXECUTION_FAILED"
+    assert HAN.search(response["error"])
+    results = results_by_id(response)
+    assert results["needs_json"]["status"] == "failed"
+    assert results["needs_json"]["attempts"] == 2
+    assert "json_schema" in results["needs_json"]["error_message"]
+    for later in ("dependent", "independent"):
+        assert results[later]["status"] not in ("completed", "failed", "skipped")
+        assert results[later]["output"] is None
+        assert results[later]["attempts"] == 0
+    assert response["execution_summary"]["failed_tasks"] == 1
+    assert response["execution_summary"]["completed_tasks"] == 0
+    assert response["final_report"]["partial"] is True
+
+
+def test_config_continue_on_failure_false_also_stops_the_chain() -> None:
+    response = run(
+        {
+            "task_type": "custom",
+            "target": "门店选址",
+            "custom_chain": failing_chain(),
+            "config": {"continue_on_failure": False, "language": "en"},
+        }
+    )
+
+    assert response["error_code"] == "EXECUTION_FAILED"
+    assert not CJK.search(response["error"])
+
+
+def test_failure_skips_dependents_and_goes_on_by_default() -> None:
+    response = run({"task_type": "custom", "target": "门店选址", "custom_chain": failing_chain()})
+
+    assert response["success"] is True
+    results = results_by_id(response)
+    assert results["needs_json"]["status"] == "failed"
+    assert results["dependent"]["status"] == "skipped"
+    assert "needs_json" in results["dependent"]["error_message"]
+    assert results["independent"]["status"] == "completed"
+    gaps = {(g["kind"], g["step_id"]) for g in response["final_report"]["gaps"]}
+    assert ("step_failed", "needs_json") in gaps
+    assert ("step_skipped", "dependent") in gaps
+    summary = response["execution_summary"]
+    assert (summary["completed_tasks"], summary["failed_tasks"]) == (1, 1)
+    assert response["final_report"]["partial"] is False
+
+
+# --- error codes -------------------------------------------------------------------------------
+
+
+def custom(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"task_type": "custom", "target": "门店选址", "custom_chain": list(steps), **extra}
+
+
+ERROR_CASES: list[tuple[str, Any, str, str | None]] = [
+    # (case, request, error code, details["field"] or None)
+    ("no task_type", {"target": "门店选址"}, "MISSING_REQUIRED_FIELD", "task_type"),
+    ("no target", {"task_type": "analysis"}, "MISSING_REQUIRED_FIELD", "target"),
+    ("empty target", {"task_type": "analysis", "target": ""}, "MISSING_REQUIRED_FIELD", "target"),
+    (
+        "whitespace target",
+        {"task_type": "analysis", "target": " \t\n "},
+        "MISSING_REQUIRED_FIELD",
+        "target",
+    ),
+    (
+        "control-character target",
+        {"task_type": "analysis", "target": "\x00\x07"},
+        "MISSING_REQUIRED_FIELD",
+        "target",
+    ),
+    (
+        "custom without chain",
+        {"task_type": "custom", "target": "x"},
+        "MISSING_REQUIRED_FIELD",
+        "custom_chain",
+    ),
+    ("custom with empty chain", custom(), "MISSING_REQUIRED_FIELD", "custom_chain"),
+    ("unknown task type", {"task_type": "poetry", "target": "x"}, "INVALID_TASK_TYPE", "task_type"),
+    (
+        "unknown dependency",
+        custom(step("a", "A", dependencies=["ghost"])),
+        "INVALID_CUSTOM_CHAIN",
+        None,
+    ),
+    ("duplicate id", custom(step("a", "A"), step("a", "B")), "INVALID_CUSTOM_CHAIN", None),
+    (
+        "too many steps",
+        custom(*(step(f"s{i}", f"步骤{i}") for i in range(MAX_STEPS + 1))),
+        "INVALID_CUSTOM_CHAIN",
+        None,
+    ),
+    (
+        "too long learning chain",
+        {
+            "task_type": "education",
+            "target": "x",
+            "learning_chain": [{"step": f"第{i}步"} for i in range(MAX_STEPS + 1)],
+        },
+        "INVALID_CUSTOM_CHAIN",
+        None,
+    ),
+    (
+        "invalid json_schema",
+        custom(step("a", "A", validation_rules={"json_schema": {"type": "no-such-type"}})),
+        "INVALID_CUSTOM_CHAIN",
+        None,
+    ),
+    (
+        "bad depth",
+        {"task_type": "analysis", "target": "x", "config": {"depth": "deep"}},
+        "INVALID_FIELD",
+        "config.depth",
+    ),
+    (
+        "bad language",
+        {"task_type": "analysis", "target": "x", "config": {"language": "fr"}},
+        "INVALID_FIELD",
+        "config.language",
+    ),
+    (
+        "too many focus areas",
+        {
+            "task_type": "analysis",
+            "target": "x",
+            "config": {"focus_areas": [f"关注点{i}" for i in range(MAX_FOCUS_AREAS + 1)]},
+        },
+        "INVALID_FIELD",
+        "config.focus_areas",
+    ),
+    (
+        "focus area too long",
+        {
+            "task_type": "analysis",
+            "target": "x",
+            "config": {"focus_areas": ["长" * (MAX_FOCUS_AREA_CHARS + 1)]},
+        },
+        "INVALID_FIELD",
+        "config.focus_areas[0]",
+    ),
+    (
+        "target too long",
+        {"task_type": "analysis", "target": "长" * (MAX_TARGET_CHARS + 1)},
+        "INVALID_FIELD",
+        "target",
+    ),
+    (
+        "step name too long",
+        custom(step("a", "名" * (MAX_STEP_NAME_CHARS + 1))),
+        "INVALID_FIELD",
+        "custom_chain[0].name",
+    ),
+    (
+        "description too long",
+        custom({"id": "a", "name": "A", "description": "述" * (MAX_STEP_DESCRIPTION_CHARS + 1)}),
+        "INVALID_FIELD",
+        "custom_chain[0].description",
+    ),
+    ("list body", [{"task_type": "analysis", "target": "x"}], "INVALID_FIELD", None),
+    ("string body", '{"task_type": "analysis", "target": "x"}', "INVALID_FIELD", None),
+    ("null body", None, "INVALID_FIELD", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_body", "code", "field"),
+    [pytest.param(body, code, field, id=case) for case, body, code, field in ERROR_CASES],
+)
+def test_error_codes(request_body: Any, code: str, field: str | None) -> None:
+    response = run(request_body)
+
+    assert response["success"] is False
+    assert response["error_code"] == code
+    assert set(response) >= ERROR_KEYS
+    assert response["error"]
+    assert "execution_results" not in response
+    if field is not None:
+        assert response["details"]["field"] == field
+
+
+def test_whitespace_target_is_reported_as_missing_not_as_a_pydantic_message() -> None:
+    response = run({"task_type": "analysis", "target": "   ", "config": {"language": "en"}})
+
+    assert response["error"] == "missing required field: target"
+
+
+def test_cycle_error_names_the_cycle() -> None:
+    response = run(
+        custom(
+            step("a", "A", dependencies=["c"]),
+            step("b", "B", dependencies=["a"]),
+            step("c", "C", dependencies=["b"]),
+        )
+    )
+
+    assert response["error_code"] == "INVALID_CUSTOM_CHAIN"
+    cycle = response["details"]["cycle"]
+    assert cycle[0] == cycle[-1]
+    assert set(cycle) == {"a", "b", "c"}
+    assert " → ".join(cycle) in response["error"]
+
+
+def test_self_dependency_is_a_cycle() -> None:
+    response = run(custom(step("a", "A", dependencies=["a"])))
+
+    assert response["error_code"] == "INVALID_CUSTOM_CHAIN"
+    assert response["details"]["cycle"] == ["a", "a"]
+
+
+def test_unknown_capability_lists_the_known_ones() -> None:
+    response = run(custom(step("a", "A", required_capabilities=["读心术"])))
+
+    assert response["error_code"] == "INVALID_CUSTOM_CHAIN"
+    assert "读心术" in response["error"]
+    known = CapabilityRegistry.builtin().names()
+    assert len(known) == 10
+    for name in known:
+        assert name in response["error"]
+
+
+def test_unknown_dependency_names_it_and_the_known_steps() -> None:
+    response = run(custom(step("a", "A"), step("b", "B", dependencies=["ghost"])))
+
+    assert "ghost" in response["error"]
+    assert response["details"]["known_steps"] == ["a", "b"]
+
+
+ERRORS_IN_BOTH_LANGUAGES = [
+    {"target": "x"},
+    {"task_type": "poetry", "target": "x"},
+    {"task_type": "analysis", "target": "x", "config": {"depth": "deep"}},
+    custom(step("a", "A", dependencies=["b"]), step("b", "B", dependencies=["a"])),
+    custom(step("a", "A", required_capabilities=["mind reading"])),
+]
+
+
+@pytest.mark.parametrize("body", ERRORS_IN_BOTH_LANGUAGES)
+def test_error_messages_are_chinese_by_default_and_english_on_request(body: dict[str, Any]) -> None:
+    zh = run(body)
+    en = run({**body, "config": {**body.get("config", {}), "language": "en"}})
+
+    assert zh["error_code"] == en["error_code"]
+    assert HAN.search(zh["error"])
+    # capability names are Chinese proper nouns; everything else must be English
+    message = en["error"]
+    for name in CapabilityRegistry.builtin().names():
+        message = message.replace(name, "")
+    assert not CJK.search(message), en["error"]
+
+
+# --- leniency ----------------------------------------------------------------------------------
+
+
+def test_types_case_whitespace_and_control_characters_are_forgiven() -> None:
+    response = run(
+        {
+            "task_type": "  ANALYSIS ",
+            "target": "  是否开设\x00第二家\x07门店\x1b  ",
+            "continue_on_failure": "true",
+            "config": {
+                "depth": " Basic ",
+                "language": " ZH ",
+                "execution_mode": "PARALLEL",
+                "focus_areas": "租金成本, 客流，选址",
+            },
+        }
+    )
+
+    assert response["success"] is True, response.get("error")
+    assert response["task_type"] == "analysis"
+    assert response["target"] == "是否开设第二家门店"
+    analysis = response["final_report"]["target_analysis"]
+    assert analysis["depth"] == "basic"
+    assert analysis["execution_mode"] == "parallel"
+    assert analysis["focus_areas"] == ["租金成本", "客流", "选址"]
+    for result in response["execution_results"]:
+        assert "\x00" not in result["output"]
+        for area in analysis["focus_areas"]:
+            assert area in result["output"]
+
+
+def test_numbers_as_strings_are_accepted() -> None:
+    chain = [step("needs_json", "输出 JSON", validation_rules=UNSATISFIABLE, max_attempts="2")]
+
+    response = run({"task_type": "custom", "target": "x", "custom_chain": chain})
+
+    assert response["execution_results"][0]["attempts"] == 2
+
+
+# --- internal errors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_internal_error_never_leaks_its_detail(
+    monkeypatch: pytest.MonkeyPatch, language: str
+) -> None:
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret detail")
+
+    # deep inside the engine: every submitted output is checked here
+    monkeypatch.setattr(engine, "check", explode)
+
+    response = run(
+        {"task_type": "analysis", "target": "门店选址", "config": {"language": language}}
+    )
+
+    assert response["success"] is False
+    assert response["error_code"] == "INTERNAL_ERROR"
+    text = json.dumps(response, ensure_ascii=False)
+    assert "secret detail" not in text
+    assert "Traceback" not in text
+    assert "RuntimeError" not in text
+    assert bool(HAN.search(response["error"])) == (language == "zh")
