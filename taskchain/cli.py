@@ -1,0 +1,401 @@
+"""The ``taskchain`` command line: parse the arguments, call the service, render its answer."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shlex
+import sys
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from taskchain.bootstrap import bootstrap
+from taskchain.config import ConfigError
+from taskchain.errors import InvalidRequestError, TaskchainError, internal_error_body, missing_field
+from taskchain.service import Service
+
+# Exit codes (also in --help): scripts branch on these, never on the text.
+OK, FAILED, INVALID, REJECTED, NOT_FOUND, CONFLICT = 0, 1, 2, 3, 4, 5
+_EXIT_BY_CATEGORY = {"VALIDATION_ERROR": INVALID, "NOT_FOUND": NOT_FOUND, "CONFLICT": CONFLICT}
+
+_EPILOG = """\
+every command takes --json (the service's answer as JSON), --tenant and --language zh|en.
+
+exit codes:
+  0  success (submit: the output was accepted)
+  1  the chain failed, or an internal error (TASKCHAIN_DEBUG=1 shows the traceback)
+  2  invalid request, invalid JSON input or invalid TASKCHAIN_* configuration
+  3  submit: the output was rejected; the feedback says what to fix
+  4  session not found (expired, deleted or another tenant's)
+  5  conflict: stale --expected-version, step not ready or already finished
+
+environment: TASKCHAIN_STORE (sqlite|memory), TASKCHAIN_HOME (where the SQLite file lives),
+TASKCHAIN_TENANT, TASKCHAIN_SESSION_TTL_HOURS, TASKCHAIN_DEBUG."""
+
+Args = argparse.Namespace
+Body = Mapping[str, Any]
+
+
+def _t(lang: str | None, zh: str, en: str) -> str:
+    """Pick the text in ``lang`` (Chinese unless English)."""
+    return en if lang == "en" else zh
+
+
+def _json(body: Body) -> str:
+    return json.dumps(body, ensure_ascii=False, indent=2)
+
+
+def _prog(args: Args, command: str) -> str:
+    """``taskchain <command>`` for hints, with ``--tenant`` when it is not the default one."""
+    tenant = "" if args.tenant == "local" else f" --tenant {shlex.quote(args.tenant)}"
+    return f"taskchain {command}{tenant}"
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+def _read(source: str) -> str:
+    """The UTF-8 text of a file, or of stdin for ``-``; ``UNREADABLE_INPUT`` otherwise."""
+    zh, en = ("标准输入", "stdin") if source == "-" else (source, source)
+    try:
+        if source == "-":
+            return sys.stdin.buffer.read().decode("utf-8-sig")
+        return Path(source).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        problem = ("不是 UTF-8 文本", "is not UTF-8 text")
+    except OSError as exc:
+        problem = (f"无法读取（{exc.strerror}）", f"cannot be read ({exc.strerror})")
+    raise InvalidRequestError(
+        f"{zh} {problem[0]}", f"{en} {problem[1]}", code="UNREADABLE_INPUT", details={"source": en}
+    )
+
+
+def _read_json(source: str) -> Any:
+    """The JSON document in a file or stdin; ``INVALID_JSON`` saying where it breaks."""
+    text = _read(source)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        zh, en = ("标准输入", "stdin") if source == "-" else (source, source)
+        raise InvalidRequestError(
+            f"{zh} 不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）",
+            f"{en} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            code="INVALID_JSON",
+            details={"source": en, "line": exc.lineno, "column": exc.colno},
+        ) from None
+
+
+def _request(args: Args) -> Any:
+    """The chain request: JSON in the original shape (file or stdin), flags applied on top."""
+    source = args.request_file or args.source
+    payload: Any = _read_json(source) if source else {}
+    if not isinstance(payload, dict):
+        return payload  # the service answers it with its own error
+    top = {"task_type": args.task_type, "target": args.target}
+    config = {"depth": args.depth, "focus_areas": args.focus, "language": args.language,
+              "execution_mode": args.mode}  # fmt: skip
+    payload.update((k, v) for k, v in top.items() if v is not None)
+    if any(v is not None for v in config.values()):
+        old = payload.get("config")
+        payload["config"] = {**(old if isinstance(old, dict) else {})}
+        payload["config"].update((k, v) for k, v in config.items() if v is not None)
+    if args.stop_on_failure:
+        payload["continue_on_failure"] = False
+    if args.language is None and isinstance(payload.get("config"), dict):
+        # Errors about this request are worded in the request's language.
+        asked = str(payload["config"].get("language", "")).strip().lower()
+        args.language = "en" if asked.startswith("en") else None
+    return payload
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+def _progress(lang: str | None, view: Body) -> str:
+    """``版本 2 · 状态 active · 进度 1/4`` in ``lang``."""
+    version, status, p = view["version"], view["status"], view["progress"]
+    done = f"{p['completed']}/{p['total']}"
+    return _t(lang, f"版本 {version} · 状态 {status} · 进度 {done}",
+              f"version {version} · status {status} · progress {done}")  # fmt: skip
+
+
+def _guidance(args: Args, view: Body, *, skip: str = "") -> list[str]:
+    """Each ready step's instructions, followed by the command that submits its output."""
+    lines: list[str] = []
+    for step in (s for s in view["ready_steps"] if s["step_id"] != skip):
+        lang, step_id = step["language"], step["step_id"]
+        submit = f"{_prog(args, 'submit')} {view['session_id']} {step_id} --file {_t(lang, '输出.md', 'output.md')}"
+        lines += ["", f"── {step['name']} ({step_id}) ──", step["instructions"],
+                  f"{_t(lang, '提交：', 'Submit: ')}{submit} --expected-version {view['version']}"]  # fmt: skip
+    return lines
+
+
+def _render_start(args: Args, view: Body) -> str:
+    lang = view["language"]
+    head = [_t(lang, "会话：", "Session: ") + view["session_id"], _progress(lang, view)]
+    return "\n".join(head + _guidance(args, view))
+
+
+def _render_status(args: Args, view: Body) -> str:
+    lang = view["language"]
+    lines = [_t(lang, "会话：", "Session: ") + view["session_id"], view["briefing"]]
+    lines += _guidance(args, view)
+    if view["status"] != "active":
+        lines.append(
+            _t(lang, "报告：", "Report: ") + f"{_prog(args, 'report')} {view['session_id']}"
+        )
+    return "\n".join(lines)
+
+
+def _render_submit(args: Args, view: Body) -> str:
+    lang = view["ready_steps"][0]["language"] if view["ready_steps"] else args.language
+    sid, step_id, left = view["session_id"], view["step_id"], view["attempts_left"]
+    verdict = ("✓ 已接受", "✓ accepted") if view["accepted"] else ("✗ 未通过", "✗ rejected")
+    lines = [f"{_t(lang, *verdict)}: {step_id} (#{view['attempts']})"]
+    for f in view["feedback"]:  # a passed check is one mark: the failed ones need the words
+        mark = "✓" if f["passed"] else ("✗" if f["severity"] == "error" else "!")
+        lines.append(f"  {mark} [{f['rule']}]" + ("" if f["passed"] else f" {f['message']}"))
+        lines += [f"      → {f['hint']}"] if f["hint"] and not f["passed"] else []
+    lines.append(_progress(lang, view))
+    if view["step_state"] == "ready":
+        retry = _t(
+            lang, f"还可尝试 {left} 次，修改后重新提交：", f"{left} attempts left; resubmit: "
+        )
+        lines.append(f"{retry}{_prog(args, 'submit')} {sid} {step_id} --file ...")
+    elif view["step_state"] == "failed":
+        lines.append(_t(lang, "尝试次数已用尽，该步骤失败。", "No attempts left: the step failed."))
+    lines += _guidance(args, view, skip=step_id)
+    if view["status"] != "active":
+        done = _t(lang, "任务链已结束；报告：", "The chain is finished; the report: ")
+        lines.append(f"{done}{_prog(args, 'report')} {sid}")
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _render_sessions(args: Args, body: Body) -> str:
+    if not body["sessions"]:
+        return _t(args.language, "没有会话。", "No sessions.")
+    rows = [["id", "status", "progress", "created", "target"]] + [
+        [s["session_id"], s["status"], f"{s['completed']}/{s['total']}",
+         datetime.fromtimestamp(s["created_at"]).strftime("%Y-%m-%d %H:%M"), s["target"]]
+        for s in body["sessions"]
+    ]  # fmt: skip
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join([c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=False)] + [r[-1]])
+             for r in rows]  # fmt: skip
+    if body["next_cursor"]:
+        more = f"{_prog(args, 'sessions')} --cursor {body['next_cursor']}"
+        lines.append(_t(args.language, "更多：", "More: ") + more)
+    return "\n".join(lines)
+
+
+def _render_templates(args: Args, body: Body) -> str:
+    if not body["templates"]:
+        return _t(args.language, "没有匹配的模板。", "No matching templates.")
+    sep = _t(args.language, "、", ", ")
+    return "\n\n".join(
+        f"{t['key']}  {t['name']}  [{sep.join(t['tags'])}]\n  {t['description']}\n  "
+        + " → ".join(s["name"] for s in t["steps"])
+        for t in body["templates"]
+    )
+
+
+def _render_capabilities(args: Args, body: Body) -> str:
+    lang, count = args.language, body["count"]
+    lines = [_t(lang, f"{count} 项标准能力：", f"{count} standard capabilities:")]
+    for i, c in enumerate(body["capabilities"], 1):
+        sections = _t(lang, "、", ", ").join(c["sections"])
+        lines.append(f"{i:>2}. {c['title']} ({c['key']}): {c['purpose']}")
+        lines.append(_t(lang, "    输出小节：", "    sections: ") + sections)
+    return "\n".join(lines)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+Handler = Callable[[Service, Args], int]
+
+
+def _error_line(args: Args, body: Body) -> None:
+    """``错误 [CODE]: message`` on stderr."""
+    print(f"{_t(args.language, '错误', 'Error')} [{body['error_code']}]: {body['error']}", file=sys.stderr)  # fmt: skip
+
+
+def _fail(args: Args, body: Body) -> int:
+    """Print an error body (on stdout with ``--json``, else one line on stderr); its exit code."""
+    if args.json:
+        print(_json(body))
+    else:
+        _error_line(args, body)
+    return _EXIT_BY_CATEGORY.get(str(body.get("category")), FAILED)
+
+
+def _command(call: Callable[[Service, Args], dict[str, Any]], render: Callable[[Args, Body], str]) -> Handler:  # fmt: skip
+    """A handler that calls the service and prints its answer (as JSON with ``--json``)."""
+
+    def handle(service: Service, args: Args) -> int:
+        body = call(service, args)
+        print(_json(body) if args.json else render(args, body))
+        return REJECTED if body.get("accepted") is False else OK
+
+    return handle
+
+
+def _run(service: Service, args: Args) -> int:
+    """One-shot run: the original response with ``--json``, else the id and Markdown report."""
+    body = service.run_safely(_request(args), tenant=args.tenant, end_user=args.user)
+    if "session_id" not in body:  # the request never became a session
+        return _fail(args, body)
+    if args.json:
+        print(_json(body))
+    else:
+        report = service.report(args.tenant, body["session_id"], fmt="markdown")
+        print(_t(args.language, "会话：", "Session: ") + body["session_id"])
+        print(report["markdown"])
+    if not body["success"]:
+        _error_line(args, body)
+    return OK if body["success"] else FAILED
+
+
+def _submit(service: Service, args: Args) -> dict[str, Any]:
+    """Submit the output given by ``--output``, a file, or piped stdin."""
+    if args.output is not None:
+        output = args.output
+    elif args.file or args.source:
+        output = _read(args.file or args.source)
+    elif not sys.stdin.isatty():
+        output = _read("-")
+    else:
+        raise missing_field("output")
+    payload = {"output": output, "expected_version": args.expected_version}
+    return service.submit(args.tenant, args.session_id, args.step_id, payload)
+
+
+def _report(service: Service, args: Args) -> dict[str, Any]:
+    fmt = args.format or ("json" if args.json else "markdown")
+    return service.report(args.tenant, args.session_id, fmt=fmt)
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+def _arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """One ``add_argument`` call, as data."""
+    return flags, options
+
+
+_SESSION, _STEP = _arg("session_id"), _arg("step_id")
+_VERSION = _arg("--expected-version", type=int, metavar="N", help="exit 5 unless the session is at version N")  # fmt: skip
+_REQUEST = (
+    _arg("source", nargs="?", metavar="FILE", help="request JSON in the original shape ('-': stdin)"),
+    _arg("--request", dest="request_file", metavar="FILE", help="request JSON ('-': stdin); flags override its fields"),
+    _arg("--task-type", help="analysis | creative | education | research | custom"),
+    _arg("--target", help="the subject of the chain (分析对象)"),
+    _arg("--depth", choices=("basic", "detailed", "comprehensive")),
+    _arg("--focus", action="append", metavar="AREA", help="a focus area every step must cover (repeatable)"),
+    _arg("--mode", choices=("sequential", "parallel")),
+    _arg("--stop-on-failure", action="store_true", help="stop the chain at the first failed step"),
+    _arg("--user", help="the end user the session belongs to"),
+)  # fmt: skip
+_COMMANDS: tuple[tuple[str, Handler, str, tuple[tuple[tuple[str, ...], dict[str, Any]], ...]], ...] = (
+    ("run", _run, "run a whole chain at once and print its report (一次运行整条任务链)", _REQUEST),
+    ("start", _command(lambda s, a: s.start(_request(a), tenant=a.tenant, end_user=a.user), _render_start),
+     "start a guided session; print the ready steps' instructions (开始引导式会话)", _REQUEST),
+    ("status", _command(lambda s, a: s.status(a.tenant, a.session_id), _render_status),
+     "a session's briefing and the ready steps' instructions (会话进度)", (_SESSION,)),
+    ("submit", _command(_submit, _render_submit),
+     "submit a step's output for checking (提交步骤输出); exit 3 when rejected", (
+        _SESSION, _STEP,
+        _arg("source", nargs="?", metavar="FILE", help="read the output from FILE ('-': stdin)"),
+        _arg("--output", metavar="TEXT", help="the output text"),
+        _arg("--file", metavar="PATH", help="read the output from PATH ('-': stdin; piped stdin is read too)"),
+        _VERSION)),
+    ("skip", _command(lambda s, a: s.skip(a.tenant, a.session_id, a.step_id,
+                                          {"reason": a.reason, "expected_version": a.expected_version}),
+                      _render_status),
+     "skip a step, recording the reason as a gap (跳过步骤)", (
+        _SESSION, _STEP, _arg("--reason", default="", metavar="TEXT", help="why it is skipped"), _VERSION)),
+    ("report", _command(_report, lambda a, b: b.get("markdown") or _json(b)), "a session's report (报告)", (
+        _SESSION, _arg("--format", choices=("markdown", "json"), help="default markdown (json with --json)"))),
+    ("sessions", _command(lambda s, a: s.list_sessions(a.tenant, end_user=a.user, limit=a.limit, cursor=a.cursor),
+                          _render_sessions),
+     "list sessions, newest first (会话列表)", (
+        _arg("--limit", type=int, default=20, metavar="N"), _arg("--cursor", metavar="C"),
+        _arg("--user", metavar="U", help="only this end user's sessions"))),
+    ("delete", _command(lambda s, a: s.delete(a.tenant, a.session_id),
+                      lambda a, b: _t(a.language, "已删除会话 ", "Deleted session ") + b["session_id"]),
+     "delete a session (删除会话)", (_SESSION,)),
+    ("templates", _command(lambda s, a: s.templates(language=a.language or "zh", category=a.category,
+                                                    search=a.search), _render_templates),
+     "the built-in chain templates (内置模板)", (
+        _arg("--search", metavar="S", help="text in the key, name, description or tags"),
+        _arg("--category", metavar="C"))),
+    ("capabilities", _command(lambda s, a: s.capabilities(language=a.language or "zh"), _render_capabilities),
+     "the ten standard capabilities (标准能力)", ()),
+)  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; every command takes ``--json``, ``--tenant`` and ``--language``."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine output: the answer as JSON")
+    common.add_argument(
+        "--tenant",
+        default=os.environ.get("TASKCHAIN_TENANT") or "local",
+        help="whose sessions (default: $TASKCHAIN_TENANT or 'local')",
+    )
+    common.add_argument("--language", choices=("zh", "en"),
+                        help="language of messages, and of a new chain (default: zh)")  # fmt: skip
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="taskchain",
+        description="taskchain — 任务链控制器: walks an AI agent through a goal step by step, "
+        "with objective checks and a traced report.",
+        epilog=_EPILOG,
+        formatter_class=raw,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, handler, text, arguments in _COMMANDS:
+        p = sub.add_parser(name, parents=[common], help=text, description=text, epilog=_EPILOG,
+                           formatter_class=raw)  # fmt: skip
+        p.set_defaults(handler=handler)
+        for flags, options in arguments:
+            p.add_argument(*flags, **options)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the return value is the exit code (see ``--help``)."""
+    for stream in (sys.stdout, sys.stderr):  # Chinese must print on any console or pipe
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8")
+    args = build_parser().parse_args(argv)
+    try:
+        handler: Handler = args.handler
+        return handler(bootstrap(), args)
+    except ConfigError as exc:  # start-up: the message names the variable
+        _fail(args, exc.to_body(args.language or "zh"))
+        return INVALID
+    except TaskchainError as exc:
+        return _fail(args, exc.to_body(args.language or "zh"))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # the reader (head, less) left early: nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return FAILED
+    except Exception:
+        if os.environ.get("TASKCHAIN_DEBUG") == "1":
+            raise
+        return _fail(args, internal_error_body(args.language or "zh"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The ``taskchain`` command line as a user drives it: real processes, one SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import good_output
+
+TARGET = "一家社区咖啡店是否应该推出会员订阅制"
+REQUEST = {
+    "task_type": "analysis",
+    "target": TARGET,
+    "config": {"depth": "detailed", "focus_areas": ["成本", "客户留存"], "language": "zh"},
+}
+FLAGS = ("--task-type", "analysis", "--target", TARGET, "--focus", "成本", "--focus", "客户留存")
+
+
+class Cli:
+    """Runs the ``taskchain`` console script in a fresh process against one home directory."""
+
+    def __init__(self, home: Path) -> None:
+        script = Path(sys.executable).with_name("taskchain")
+        self.command = [str(script)] if script.exists() else [sys.executable, "-m", "taskchain.cli"]
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TASKCHAIN_", "AWS_"))}
+        self.env |= {"TASKCHAIN_HOME": str(home), "PYTHONIOENCODING": "ascii"}
+
+    def __call__(
+        self, *args: str, stdin: str | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command, *args],
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            encoding="utf-8",
+            env=self.env | env,
+            timeout=30,
+            check=False,
+        )
+
+    def json(self, *args: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
+        """Exit code and parsed stdout of a ``--json`` invocation."""
+        done = self(*args, "--json", stdin=stdin)
+        return done.returncode, json.loads(done.stdout)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    # PYTHONIOENCODING=ascii: the CLI itself must switch its output to UTF-8.
+    return Cli(tmp_path)
+
+
+def start(cli: Cli) -> dict[str, Any]:
+    code, view = cli.json("start", *FLAGS)
+    assert code == 0, view
+    return view
+
+
+def test_run_prints_the_markdown_report_after_the_session_id(cli: Cli) -> None:
+    done = cli("run", *FLAGS)
+
+    assert done.returncode == 0, done.stderr
+    first, _, markdown = done.stdout.partition("\n")
+    assert re.fullmatch(r"会话：[0-9a-f]{32}", first)
+    assert markdown.startswith(f"# 任务链报告：{TARGET}")
+    assert "```mermaid" in markdown
+    assert "客户留存" in markdown
+
+
+def test_run_json_from_stdin_answers_in_the_original_shape(cli: Cli) -> None:
+    code, body = cli.json("run", "-", stdin=json.dumps(REQUEST, ensure_ascii=False))
+
+    assert code == 0
+    assert body["success"] is True
+    assert body["task_type"] == "analysis"
+    assert body["target"] == TARGET
+    assert [r["status"] for r in body["execution_results"]] == ["completed"] * 4
+    assert {"executive_summary", "key_findings", "recommendations"} <= body["final_report"].keys()
+    assert body["execution_summary"]["total_tasks"] == 4
+
+
+@pytest.mark.parametrize(
+    ("request_body", "code"),
+    [
+        ({"task_type": "poetry", "target": TARGET}, "INVALID_TASK_TYPE"),
+        ({"target": TARGET}, "MISSING_REQUIRED_FIELD"),
+    ],
+)
+def test_run_json_with_a_bad_request_answers_success_false(
+    cli: Cli, request_body: dict[str, Any], code: str
+) -> None:
+    exit_code, body = cli.json("run", "-", stdin=json.dumps(request_body))
+
+    assert exit_code == 2
+    assert body["success"] is False
+    assert body["error_code"] == code
+
+
+def test_invalid_json_input_is_a_clear_validation_error(cli: Cli) -> None:
+    done = cli("run", "-", stdin='{"task_type": "analysis",')
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("错误 [INVALID_JSON]: 标准输入 不是有效的 JSON")
+    assert "Traceback" not in done.stderr
+
+
+def test_guided_session_runs_to_completion_across_processes(cli: Cli, tmp_path: Path) -> None:
+    # GIVEN a guided session started by one process
+    view = start(cli)
+    session_id, version = view["session_id"], view["version"]
+    step = view["ready_steps"][0]
+    assert step["step_id"] == "understand_goal"
+
+    # WHEN a too-short output is submitted, THEN it is rejected with feedback (exit 3)
+    done = cli("submit", session_id, step["step_id"], "--output", "会员制可以提高客户留存。")
+    assert done.returncode == 3, done.stderr
+    assert "✗ 未通过" in done.stdout
+    assert "✗ [min_length] 篇幅" in done.stdout
+    assert "✗ [section:core_question] 缺少小节「核心问题」" in done.stdout
+    assert "→ 添加标题“## 核心问题”" in done.stdout  # the hint says what to fix
+    version += 1
+
+    # WHEN good outputs are submitted, each by a new process, until no step is ready
+    ready = [step]
+    submitted = []
+    while ready:
+        step = ready[0]
+        path = tmp_path / f"{step['step_id']}.md"
+        path.write_text(good_output(step), encoding="utf-8")
+        args = ["submit", session_id, step["step_id"], "--expected-version", str(version)]
+        if submitted:
+            code, result = cli.json(*args, "--file", str(path))
+        else:  # the first one through a pipe, as a model's tool would send it
+            code, result = cli.json(*args, stdin=path.read_text(encoding="utf-8"))
+        assert code == 0, [f for f in result.get("feedback", []) if not f["passed"]] or result
+        assert result["accepted"] is True
+        submitted.append(step["step_id"])
+        version, ready = result["version"], result["ready_steps"]
+    assert submitted == [
+        "understand_goal",
+        "gather_information",
+        "analyse_in_depth",
+        "synthesise_results",
+    ]
+
+    # THEN status shows the session completed, and the report is Markdown with its trace
+    done = cli("status", session_id)
+    assert done.returncode == 0
+    assert "进度：4/4 步已完成，状态 completed" in done.stdout
+    done = cli("report", session_id)
+    assert done.returncode == 0
+    assert done.stdout.startswith(f"# 任务链报告：{TARGET}")
+    assert "```mermaid" in done.stdout
+
+
+def test_submit_prints_the_feedback_and_the_next_steps_instructions(cli: Cli) -> None:
+    view = start(cli)
+    step = view["ready_steps"][0]
+
+    done = cli("submit", view["session_id"], step["step_id"], stdin=good_output(step))
+
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.startswith("✓ 已接受: understand_goal")
+    assert "  ✓ [section:core_question]\n" in done.stdout
+    assert "✗" not in done.stdout
+    assert "版本 2 · 状态 active · 进度 1/4" in done.stdout
+    assert "── 信息收集 (gather_information) ──" in done.stdout
+    assert "当前步骤（2/4）：信息收集" in done.stdout
+
+
+def test_a_stale_expected_version_is_a_conflict(cli: Cli) -> None:
+    view = start(cli)
+    step_id = view["ready_steps"][0]["step_id"]
+    assert cli("skip", view["session_id"], step_id, "--reason", "已有结论").returncode == 0
+
+    done = cli("submit", view["session_id"], "gather_information", "--expected-version", "1",
+               "--output", "内容")  # fmt: skip
+
+    assert done.returncode == 5
+    assert done.stderr.startswith("错误 [STALE_VERSION]")
+
+
+def test_sessions_lists_a_session_until_it_is_deleted(cli: Cli) -> None:
+    session_id = start(cli)["session_id"]
+
+    listing = cli("sessions")
+    assert listing.returncode == 0
+    header, row = listing.stdout.splitlines()[:2]
+    assert header.split() == ["id", "status", "progress", "created", "target"]
+    assert row.startswith(session_id)
+    assert "active" in row
+    assert "0/4" in row
+    assert row.endswith(TARGET)
+
+    assert cli("delete", session_id).returncode == 0
+    code, body = cli.json("status", session_id)
+    assert code == 4
+    assert body["error_code"] == "SESSION_NOT_FOUND"
+
+
+def test_unknown_session_message_follows_the_language(cli: Cli) -> None:
+    done = cli("status", "no-such-session", "--language", "en")
+
+    assert done.returncode == 4
+    assert done.stderr.startswith("Error [SESSION_NOT_FOUND]: no session no-such-session")
+
+
+def test_an_invalid_store_setting_names_the_variable(cli: Cli) -> None:
+    done = cli("sessions", TASKCHAIN_STORE="postgres")
+
+    assert done.returncode == 2
+    assert "TASKCHAIN_STORE" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_templates_search_finds_the_analysis_chain(cli: Cli) -> None:
+    done = cli("templates", "--search", "分析")
+
+    assert done.returncode == 0
+    assert done.stdout.startswith("analysis  系统分析")
+    assert "理解目标 → 信息收集 → 深度分析 → 结果综合" in done.stdout
+
+
+def test_capabilities_lists_the_ten_standard_capabilities(cli: Cli) -> None:
+    done = cli("capabilities")
+
+    assert done.returncode == 0
+    numbered = re.findall(r"^\s*(\d+)\. (\S+)", done.stdout, flags=re.MULTILINE)
+    assert [int(n) for n, _ in numbered] == list(range(1, 11))
+    assert numbered[0][1] == "理解分析"
+    assert numbered[-1][1] == "结果整合"
