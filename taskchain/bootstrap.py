@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 
-from taskchain.config import Settings
+from taskchain.config import ConfigError, Settings
 from taskchain.executors import Executor
 from taskchain.service import Service
 from taskchain.store import SessionStore
@@ -21,10 +21,20 @@ def build_store(settings: Settings, *, clock: Callable[[], float] = time.time) -
     if settings.store == "sqlite":
         from taskchain.store.sqlite import SqliteStore, default_home
 
-        home = settings.home or default_home()
-        home.mkdir(parents=True, exist_ok=True)
+        try:
+            home = settings.home or default_home()
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                "TASKCHAIN_HOME",
+                f"cannot use {settings.home or 'the data directory'}: {exc.strerror}",
+            ) from None
         return SqliteStore(home / "sessions.db", clock=clock)
-    raise NotImplementedError(f"store {settings.store!r} arrives with the AWS entrypoints")
+    # dynamodb: the only branch that imports boto3, so the other stores start without it.
+    from taskchain.store.dynamodb import DynamoDBStore
+
+    assert settings.table_name is not None  # Settings.from_env requires it for dynamodb
+    return DynamoDBStore(settings.table_name, endpoint_url=settings.dynamodb_endpoint, clock=clock)
 
 
 def bootstrap(

@@ -8,9 +8,16 @@ from pathlib import Path
 import pytest
 
 from taskchain.store import SessionStore
+from taskchain.store.dynamodb import DynamoDBStore
 from taskchain.store.memory import MemoryStore
 from taskchain.store.sqlite import SqliteStore
 from tests.factories import FakeClock
+from tests.integration.dynamodb_local import (
+    client_for,
+    create_sessions_table,
+    shared_endpoint,
+    stop_shared_server,
+)
 
 
 def _memory(tmp_path: Path, clock: FakeClock) -> Iterator[SessionStore]:
@@ -23,13 +30,26 @@ def _sqlite(tmp_path: Path, clock: FakeClock) -> Iterator[SessionStore]:
     store.close()
 
 
+def _dynamodb(tmp_path: Path, clock: FakeClock) -> Iterator[SessionStore]:
+    # Real DynamoDB Local over HTTP (started once per test session), a fresh table per test.
+    client = client_for(shared_endpoint())
+    table = create_sessions_table(client)
+    yield DynamoDBStore(table, client=client, clock=clock)
+    client.delete_table(TableName=table)
+
+
 # A new backend adds one generator here (set up, yield the store, tear down) and its name to
 # BACKENDS; every contract test then runs against it too.
 FACTORIES: dict[str, Callable[[Path, FakeClock], Iterator[SessionStore]]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "dynamodb": _dynamodb,
 }
-BACKENDS = list(FACTORIES)
+# Backends that need a server started by the test session are marked integration.
+BACKENDS = [
+    pytest.param(name, marks=pytest.mark.integration) if name == "dynamodb" else name
+    for name in FACTORIES
+]
 
 
 @pytest.fixture
@@ -44,3 +64,10 @@ def store(
 ) -> Iterator[SessionStore]:
     """A fresh, empty store of each backend, driven by ``clock``."""
     yield from FACTORIES[request.param](tmp_path, clock)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_dynamodb_local() -> Iterator[None]:
+    """Stop DynamoDB Local at the end of the session if a dynamodb test started it."""
+    yield
+    stop_shared_server()
