@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint type check bench clean
+.PHONY: help setup run test lint type check bench clean serve invoke validate build deploy coze-spec requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -29,13 +29,42 @@ lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-type: $(STAMP) ## mypy strict on the package
-	$(BIN)/mypy
+type: $(STAMP) ## mypy strict on the package and the handlers
+	$(BIN)/mypy taskchain handlers
 
 check: lint type test ## lint + types + tests
 
 bench: $(STAMP) ## medians of one-shot runs and guided submits
 	$(BIN)/python bench/bench.py
+
+serve: $(STAMP) ## local HTTP server on 127.0.0.1:8080 turning requests into function-URL events
+	$(BIN)/python -m handlers.local_server --host 127.0.0.1 --port $${PORT:-8080}
+
+invoke: $(STAMP) ## run the Lambda handler on one event, as `sam local invoke -e` would: make invoke EVENT=events/http_health.json
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<name>.json"; exit 2; }
+	$(BIN)/python -m handlers.invoke "$(EVENT)"
+
+coze-spec: $(STAMP) ## regenerate coze/openapi.yaml from the models
+	$(BIN)/python -m handlers.coze_spec > coze/openapi.yaml
+
+validate: $(STAMP) ## cfn-lint the SAM template
+	$(BIN)/cfn-lint template.yaml
+
+build: ## sam build (needs the AWS SAM CLI)
+	@command -v sam >/dev/null || { echo "install the AWS SAM CLI first (pip install aws-sam-cli)"; exit 2; }
+	sam build
+
+deploy: build ## sam build && sam deploy --guided
+	sam deploy --guided
+
+# sam build calls this target (template.yaml: Metadata.BuildMethod makefile) with ARTIFACTS_DIR set.
+# Lambda runs arm64 / Python 3.12: fetch wheels for that platform whatever machine builds.
+# boto3 is left out on purpose: the Lambda Python runtime provides it.
+build-TaskchainFunction:
+	python3 -m pip install --quiet --target "$(ARTIFACTS_DIR)" -r requirements.txt \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all:
+	cp -r taskchain handlers "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)" -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 clean: ## remove caches and the virtual environment
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Thin platform entrypoints over :class:`taskchain.service.Service`: parse, call, render."""

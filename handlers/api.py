@@ -1,0 +1,46 @@
+"""The function URL API: one Powertools resolver with the REST, Coze and OpenAPI routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
+
+from handlers import coze, rest
+from handlers.auth import Authenticator
+from handlers.http import Gate, RouteTable, install, to_json
+from handlers.idempotency import Idempotency
+from handlers.openapi import document
+from taskchain.service import Service
+
+
+def build_resolver(
+    service: Service,
+    authenticator: Authenticator,
+    idempotency: Idempotency,
+    *,
+    api_key_header: str = "X-Api-Key",
+) -> LambdaFunctionUrlResolver:
+    """The resolver for every HTTP route.
+
+    Powertools validates each route's query and body against its models (and documents them);
+    the service still parses the raw body itself, so its precise codes stay the one source.
+    Middleware order: the gate (token, size), then idempotency, then the route.
+    """
+    app = LambdaFunctionUrlResolver(enable_validation=True, serializer=to_json)
+    route = RouteTable(app)
+    rest.register(route, service)
+    coze.register(route, service)
+    cached: list[dict[str, Any]] = []
+
+    @route("GET", "/openapi.json", operation_id="openapi", summary="This document", tags=["health"])
+    def openapi() -> dict[str, Any]:
+        # Generated on first request, not at cold start: it costs ~100 ms and few ask for it.
+        if not cached:
+            cached.append(document(app, api_key_header=api_key_header))
+        return cached[0]
+
+    gate = Gate(authenticator)
+    app.use([gate.middleware, idempotency.middleware])
+    install(app, gate, route.allowed)
+    return app

@@ -1,0 +1,278 @@
+"""HTTP plumbing every route shares: the gate (token, size), the one error handler, 404/405, language."""
+
+from __future__ import annotations
+
+import binascii
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
+
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteMissing
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+    ValidationException,
+)
+from aws_lambda_powertools.shared.json_encoder import Encoder
+from pydantic import ValidationError
+
+from handlers import telemetry
+from handlers.auth import Authenticator
+from handlers.errors import (
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    RouteNotFoundError,
+    TransportError,
+    status_of,
+)
+from taskchain.errors import InvalidRequestError, StoreError, TaskchainError, internal_error_body
+from taskchain.requests import translate
+from taskchain.text import clean
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+# Every response body: compact, and Chinese kept as UTF-8 (a third of the bytes of \uXXXX).
+to_json: Callable[[Any], str] = partial(
+    json.dumps, separators=(",", ":"), ensure_ascii=False, cls=Encoder
+)
+MAX_BODY_BYTES = 256 * 1024
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+COZE_PREFIX = "/coze/"
+# Coze's caller headers, most specific first: the Coze user's UID (same enterprise only), the
+# per-developer OpenID, and the user_id given when a bot is called through Coze's API.
+END_USER_HEADERS = ("x-aiplugin-uid", "x-aiplugin-openid", "x-aiplugin-connector-identifier")
+MAX_END_USER_CHARS = 128
+# What Powertools' validation raises about a body before any of our middleware has run.
+_BAD_INPUT = (
+    RequestValidationError,
+    RequestUnsupportedContentType,
+    UnicodeDecodeError,
+    binascii.Error,
+    json.JSONDecodeError,
+)
+
+
+def tenant(app: LambdaFunctionUrlResolver) -> str:
+    """The tenant the gate authenticated for this request."""
+    return cast(str, app.context["tenant"])
+
+
+def body(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
+    """The request's JSON body as sent (already validated by the route's model)."""
+    payload = app.current_event.json_body
+    return payload if isinstance(payload, dict) else {}
+
+
+def end_user(app: LambdaFunctionUrlResolver) -> str | None:
+    """The calling end user from Coze's caller headers, if any (header names are case-insensitive)."""
+    headers = app.current_event.headers
+    for name in END_USER_HEADERS:
+        value = clean(headers.get(name) or "")
+        if value:
+            return value[:MAX_END_USER_CHARS]
+    return None
+
+
+def language(app: LambdaFunctionUrlResolver) -> str:
+    """``config.language`` of the body, else ``?language=``, else ``Accept-Language``; Chinese by default."""
+    event = app.current_event
+    try:
+        payload = event.json_body
+    except ValueError:  # not JSON, not UTF-8, not base64: the error is about the body itself
+        payload = None
+    config = payload.get("config") if isinstance(payload, dict) else None
+    asked = config.get("language") if isinstance(config, dict) else None
+    asked = asked or event.get_query_string_value("language")
+    if isinstance(asked, str) and asked.strip():
+        return "en" if asked.strip().lower().startswith("en") else "zh"
+    return accept_language(event.headers.get("accept-language"))
+
+
+def accept_language(header: str | None) -> str:
+    """The best of ``zh`` and ``en`` in an ``Accept-Language`` header (``zh`` when neither)."""
+    best, best_q = "zh", -1.0
+    for part in (header or "").split(","):
+        tag, _, params = part.strip().lower().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        lang = "en" if tag.startswith("en") else "zh" if tag.startswith("zh") else None
+        if lang is not None and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+def body_size(app: LambdaFunctionUrlResolver) -> int:
+    """The size in bytes of the request body as sent (base64-decoded length when encoded)."""
+    event = app.current_event
+    raw = event.body or ""
+    if event.is_base64_encoded:
+        return len(raw) * 3 // 4 - raw[-2:].count("=")
+    return len(raw.encode())
+
+
+class Gate:
+    """Authenticates the caller and bounds the body before any route runs.
+
+    Parameters
+    ----------
+    authenticator
+        Maps the request's token to its tenant.
+    """
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    def check(self, app: LambdaFunctionUrlResolver) -> None:
+        """Set ``app.context["tenant"]`` or raise; token first, so strangers learn nothing else.
+
+        Raises
+        ------
+        UnauthorizedError
+            No valid token (except on the public paths).
+        PayloadTooLargeError
+            The body is over :data:`MAX_BODY_BYTES`.
+        """
+        if app.current_event.path not in PUBLIC_PATHS:
+            who = self.authenticator.tenant(app.current_event.headers)
+            app.context["tenant"] = who  # Powertools clears the context after each request
+            telemetry.bind(tenant=who)
+        size = body_size(app)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(size, MAX_BODY_BYTES)
+
+    def middleware(
+        self, app: LambdaFunctionUrlResolver, next_middleware: NextMiddleware
+    ) -> Response[Any]:
+        """The gate as a Powertools middleware (runs for every route, unknown ones included)."""
+        self.check(app)
+        return next_middleware(app)
+
+
+def install(
+    app: LambdaFunctionUrlResolver, gate: Gate, allowed_methods: Callable[[str], list[str]]
+) -> None:
+    """Register the one exception handler every route's errors go through (404s included).
+
+    ``allowed_methods(path)`` lists the methods a path has, to tell 405 from 404.
+    """
+
+    def on_error(exc: Exception) -> Response[Any]:
+        error: BaseException = exc
+        if isinstance(exc, _BAD_INPUT):
+            # Powertools validates before our middleware: the token and the size check outrank
+            # a verdict on the body, so an unauthenticated caller learns nothing about it.
+            try:
+                gate.check(app)
+                error = input_error(exc)
+            except TaskchainError as refused:
+                error = refused
+        elif isinstance(exc, RouteMissing):
+            event = app.current_event
+            allowed = allowed_methods(event.path)
+            error = (
+                MethodNotAllowedError(event.http_method, event.path, allowed)
+                if allowed
+                else RouteNotFoundError(event.http_method, event.path)
+            )
+        return render(app, error)
+
+    app.exception_handler(Exception)(on_error)
+
+
+def render(app: LambdaFunctionUrlResolver, exc: BaseException) -> Response[Any]:
+    """The error response: our body, the status from the tables, and the headers it calls for.
+
+    On ``/coze/`` routes every error a use case or its input raised answers 200 with
+    ``success: false`` (Coze shows the model the body, not the status); refusals before any use
+    case ran (401, 404, 405, 413) keep their status there too.
+    """
+    lang = language(app)
+    if isinstance(exc, TaskchainError):
+        payload, status = exc.to_body(lang), status_of(exc)
+        if status >= 500:
+            telemetry.logger.warning("request failed", extra={"error_code": exc.code}, exc_info=exc)
+    else:
+        # The stack trace goes to the logs only; the caller gets the generic body.
+        telemetry.logger.exception("unexpected error", exc_info=exc)
+        payload, status = internal_error_body(lang), 500
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="taskchain"'
+    if isinstance(exc, MethodNotAllowedError):
+        headers["Allow"] = ", ".join(exc.allowed)
+    if isinstance(exc, StoreError):
+        headers["Retry-After"] = str(retry_after(exc))
+    telemetry.error(str(payload["error_code"]))
+    if app.current_event.path.startswith(COZE_PREFIX) and not isinstance(exc, TransportError):
+        status = 200
+    return Response(status, "application/json", payload, headers)
+
+
+def retry_after(exc: StoreError) -> int:
+    """Whole seconds to wait, from ``details["retry_after"]`` (1 when absent or unusable)."""
+    try:
+        return max(1, math.ceil(float(exc.details.get("retry_after", 1))))
+    except (TypeError, ValueError):
+        return 1
+
+
+def input_error(exc: Exception) -> InvalidRequestError:
+    """Our error for a body or query Powertools could not decode or validate."""
+    errors: Sequence[Any] = exc.errors() if isinstance(exc, ValidationException) else []
+    if not errors or errors[0].get("type") in ("json_invalid", "unsupported_content_type"):
+        return InvalidRequestError(
+            "请求体不是有效的 JSON（需要 UTF-8 编码的 JSON 对象）",
+            "the request body is not valid JSON (send a UTF-8 JSON object)",
+            code="INVALID_JSON",
+        )
+    return translate(cast(ValidationError, _Unprefixed(errors)))
+
+
+class _Unprefixed:
+    """Powertools' errors read like pydantic's ``ValidationError`` for ``translate``.
+
+    Powertools prefixes each location with where the value came from (``body``, ``query``);
+    our codes name the field itself, as :func:`taskchain.requests.parse` does.
+    """
+
+    def __init__(self, errors: Sequence[Any]) -> None:
+        self._errors = errors
+
+    def errors(self, include_url: bool = False) -> list[dict[str, Any]]:
+        out = []
+        for error in self._errors:
+            loc = tuple(error.get("loc") or ())
+            if loc and loc[0] in ("body", "query", "path", "header"):
+                loc = loc[1:]
+            out.append({**error, "loc": loc})
+        return out
+
+
+class RouteTable:
+    """Registers routes on the resolver and remembers them, to tell 405 from 404.
+
+    ``rule`` uses Powertools' syntax (``/v1/sessions/<session_id>``).
+    """
+
+    def __init__(self, app: LambdaFunctionUrlResolver) -> None:
+        self.app = app
+        self._rules: list[tuple[str, re.Pattern[str]]] = []
+
+    def __call__(self, method: str, rule: str, **options: Any) -> Callable[[Any], Any]:
+        """``app.route(rule, method, **options)``, recorded."""
+        pattern = re.compile("^" + re.sub(r"<\w+>", "[^/]+", rule) + "$")
+        self._rules.append((method.upper(), pattern))
+        return cast(Callable[[Any], Any], self.app.route(rule, method.upper(), **options))
+
+    def allowed(self, path: str) -> list[str]:
+        """The methods registered for ``path`` (empty when no route has it)."""
+        return sorted({method for method, pattern in self._rules if pattern.match(path)})

@@ -1,0 +1,198 @@
+"""``Idempotency-Key`` on POST routes, over Powertools' idempotency utility.
+
+Powertools' ``idempotency`` package imports its DynamoDB layer, hence boto3, on import; every
+import of it here is deferred to the first request that carries the header, so the local stores
+start without boto3.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+
+from handlers.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
+from handlers.http import to_json
+from taskchain.config import ConfigError, Settings
+from taskchain.errors import StoreError, invalid_field
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+EXPIRES_AFTER_SECONDS = 24 * 3600
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, like Stripe's keys
+
+PersistenceFactory = Callable[[], "BasePersistenceLayer"]
+
+
+def persistence_for(settings: Settings) -> PersistenceFactory:
+    """How to build the idempotency store for ``settings`` (checked now, built on first use).
+
+    DynamoDB sessions get the DynamoDB table (shared by every Lambda instance); SQLite sessions a
+    file next to ``sessions.db``; the memory store an in-memory database.
+
+    Raises
+    ------
+    ConfigError
+        ``TASKCHAIN_IDEMPOTENCY_TABLE_NAME`` is missing with the DynamoDB store.
+    """
+    if settings.store == "dynamodb":
+        table = settings.idempotency_table_name
+        if not table:
+            raise ConfigError(
+                "TASKCHAIN_IDEMPOTENCY_TABLE_NAME", "required when TASKCHAIN_STORE is dynamodb"
+            )
+        return lambda: _dynamodb_layer(table, settings.dynamodb_endpoint)
+    if settings.store == "sqlite":
+        from taskchain.store.sqlite import default_home
+
+        path = str((settings.home or default_home()) / "idempotency.db")
+    else:
+        path = ":memory:"
+
+    def sqlite_layer() -> BasePersistenceLayer:
+        from handlers.sqlite_idempotency import SqlitePersistenceLayer
+
+        return SqlitePersistenceLayer(path)
+
+    return sqlite_layer
+
+
+def _dynamodb_layer(table: str, endpoint: str | None) -> BasePersistenceLayer:
+    """Powertools' DynamoDB layer on a client with botocore's standard retries."""
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from botocore.config import Config
+
+    client = boto3.client(
+        "dynamodb", endpoint_url=endpoint, config=Config(retries={"mode": "standard"})
+    )
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+
+
+class Idempotency:
+    """The POST middleware: same key and body replay the stored response; nothing runs twice.
+
+    The key Powertools hashes is ``[tenant, route, Idempotency-Key]``, so two tenants (or two
+    routes) never share a record; the body is the validated payload, so a reused key with
+    another body is refused. Only successful responses are kept: a request that raised can be
+    retried with the same key.
+
+    Parameters
+    ----------
+    persistence
+        Builds the Powertools persistence layer (once, on the first keyed request).
+    """
+
+    def __init__(
+        self, persistence: PersistenceFactory, *, expires_after_seconds: int = EXPIRES_AFTER_SECONDS
+    ) -> None:
+        self._factory = persistence
+        self._expires = expires_after_seconds
+        self._layer: BasePersistenceLayer | None = None
+        self._config: IdempotencyConfig | None = None
+
+    @property
+    def persistence(self) -> BasePersistenceLayer:
+        """The persistence layer, built on first use."""
+        if self._layer is None:
+            self._layer = self._factory()
+        return self._layer
+
+    def middleware(
+        self, app: LambdaFunctionUrlResolver, next_middleware: NextMiddleware
+    ) -> Response[Any]:
+        """Run the route idempotently when an authenticated POST carries ``Idempotency-Key``."""
+        event = app.current_event
+        key = event.headers.get(HEADER)
+        tenant = app.context.get("tenant")  # none on the public paths, which take no POST
+        if event.http_method.upper() != "POST" or key is None or tenant is None:
+            return next_middleware(app)
+        key = key.strip()
+        if not _KEY.match(key):
+            raise invalid_field(
+                HEADER,
+                "必须是 1 到 255 个可见 ASCII 字符",
+                "must be 1 to 255 visible ASCII characters",
+            )
+        request = {
+            "tenant": tenant,
+            "route": f"POST {event.path}",
+            "key": key,
+            "body": event.json_body,
+        }
+        return self._run(request, lambda: next_middleware(app), app.lambda_context)
+
+    def _run(
+        self, request: dict[str, Any], call: Callable[[], Response[Any]], context: Any
+    ) -> Response[Any]:
+        """``call`` once per key; later calls replay what it answered."""
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyInconsistentStateError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
+
+        config = self._configured()
+        # The in-progress record expires with this invocation's timeout, so a retry after a
+        # killed invocation is not locked out until the record's own expiry.
+        config.register_lambda_context(context)
+        fresh: list[Response[Any]] = []
+
+        def respond(request: dict[str, Any]) -> dict[str, Any]:
+            response = call()
+            # Serialised once, here, so the first answer and every replay are the same bytes.
+            if not isinstance(response.body, str):
+                response.body = to_json(response.body)
+            fresh.append(response)
+            return {"status_code": response.status_code, "body": response.body}
+
+        run = idempotent_function(
+            respond,
+            data_keyword_argument="request",
+            persistence_store=self.persistence,
+            config=config,
+            key_prefix="taskchain",
+        )
+        try:
+            stored = run(request=request)
+        except IdempotencyValidationError:
+            raise IdempotencyKeyReusedError() from None
+        except IdempotencyAlreadyInProgressError:
+            raise IdempotencyInProgressError() from None
+        except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
+            raise StoreError(
+                "幂等记录暂时不可用，请稍后用同一个 Idempotency-Key 重试",
+                "idempotency records are unavailable; retry shortly with the same Idempotency-Key",
+                details={"retry_after": 1},
+            ) from exc
+        if fresh:
+            return fresh[0]
+        return Response(
+            status_code=int(stored["status_code"]),
+            content_type="application/json",
+            body=stored["body"],
+            headers={REPLAYED_HEADER: "true"},
+        )
+
+    def _configured(self) -> IdempotencyConfig:
+        """One Powertools config for every keyed request of this process."""
+        if self._config is None:
+            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+            self._config = IdempotencyConfig(
+                event_key_jmespath="[tenant, route, key]",
+                payload_validation_jmespath="body",
+                raise_on_no_idempotency_key=True,
+                expires_after_seconds=self._expires,
+                hash_function="sha256",
+            )
+        return self._config

@@ -1,0 +1,44 @@
+"""``python -m handlers.invoke EVENT.json``: run the Lambda handler on one event, like ``sam local invoke -e``.
+
+The handler is built from this process's environment, as at a cold start; the event file is
+used as is (``{{session_id}}`` placeholders are not substituted). The response is printed as
+JSON on stdout; logs and metrics go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+from handlers.function_url import LocalContext
+from taskchain.config import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Invoke the handler once; exit 2 on unusable configuration or event file."""
+    parser = argparse.ArgumentParser(prog="python -m handlers.invoke", description=__doc__)
+    parser.add_argument("event", help="event JSON file ('-' reads stdin)")
+    args = parser.parse_args(argv)
+    try:
+        text = sys.stdin.read() if args.event == "-" else Path(args.event).read_text("utf-8")
+        event = json.loads(text)
+    except (OSError, ValueError) as exc:
+        print(f"taskchain: cannot read event {args.event}: {exc}", file=sys.stderr)
+        return 2
+    # Logs and EMF metrics go to stderr here, so stdout holds only the response.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            from handlers.aws_lambda import handler  # the cold start happens here
+        except ConfigError as exc:
+            print(f"taskchain: {exc.message('en')}", file=sys.stderr)
+            return 2
+        response = handler(event, LocalContext())
+    print(json.dumps(response, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
