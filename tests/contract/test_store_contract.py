@@ -12,7 +12,7 @@ from taskchain.errors import (
     NotFoundError,
     SessionExistsError,
 )
-from taskchain.store import SessionStore, summarize
+from taskchain.store import SessionStore, encode_cursor, summarize
 from tests.factories import DAY, T0, FakeClock, complete_step, make_session
 
 # --- create / get ---------------------------------------------------------------------------------
@@ -255,6 +255,35 @@ def test_list_filters_by_end_user(store: SessionStore) -> None:
     assert [s.session_id for s in first.items + rest.items] == ["a1", "a2"]
     assert rest.next_cursor is None
     assert len(store.list("t1").items) == 4
+
+
+def test_list_by_end_user_tells_apart_names_too_long_for_a_key(store: SessionStore) -> None:
+    # 1000 characters of 3 bytes: longer than the 2 KB DynamoDB allows an index key
+    long_name = "用" * 999
+    one, other = long_name + "甲", long_name + "乙"
+    store.create(make_session(session_id="s1", end_user=one, created_at=T0 - 1))
+    store.create(make_session(session_id="s2", end_user=other, created_at=T0 - 2))
+    store.create(make_session(session_id="s3", end_user=one, created_at=T0 - 3))
+
+    first = store.list("t1", end_user=one, limit=1)
+    rest = store.list("t1", end_user=one, limit=1, cursor=first.next_cursor)
+
+    assert [s.session_id for s in first.items + rest.items] == ["s1", "s3"]
+    assert rest.next_cursor is None
+    assert [s.end_user for s in store.list("t1", end_user=other).items] == [other]
+
+
+@pytest.mark.parametrize("end_user", [None, "u1"])
+def test_a_cursor_before_or_after_every_session_lists_none_or_all(
+    store: SessionStore, end_user: str | None
+) -> None:
+    store.create(make_session(session_id="s1", end_user="u1", created_at=T0))
+
+    before_all = store.list("t1", end_user=end_user, cursor=encode_cursor(-1.0, "s1"))
+    after_all = store.list("t1", end_user=end_user, cursor=encode_cursor(T0 * 1000, "s1"))
+
+    assert before_all.items == []
+    assert [s.session_id for s in after_all.items] == ["s1"]
 
 
 @pytest.mark.parametrize(

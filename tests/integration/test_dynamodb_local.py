@@ -13,7 +13,14 @@ from taskchain.store import summarize
 from taskchain.store.dynamodb import MAX_ITEM_BYTES, TTL_ATTRIBUTE, DynamoDBStore, item_size
 from tests.aws_template import ttl_attribute
 from tests.factories import T0, FakeClock, complete_step, make_session
-from tests.unit.test_dynamodb_store import guided_run, maximal_session
+from tests.integration.dynamodb_local import client_for
+from tests.unit.test_dynamodb_store import (
+    IndexReads,
+    all_pages,
+    guided_run,
+    maximal_session,
+    mixed_sessions,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -109,6 +116,31 @@ def test_a_session_without_expiry_has_no_ttl(
     items = partition(dynamodb_client, sessions_table, "t1#s1")
 
     assert all(TTL_ATTRIBUTE not in item for item in items.values())
+
+
+def test_listing_by_end_user_pages_through_that_users_sessions_reading_only_their_headers(
+    dynamodb_local_endpoint: str, sessions_table: str
+) -> None:
+    # GIVEN a user's sessions among others' on DynamoDB Local, 3 of her 10 expired
+    client = client_for(dynamodb_local_endpoint)  # its own: the hooks below stay with this test
+    clock = FakeClock()
+    store = DynamoDBStore(sessions_table, client=client, clock=clock)
+    alice = mixed_sessions(store)
+    clock.advance(60)
+    reads = IndexReads(client)
+
+    # WHEN her listing is read page by page, and then whole
+    pages = all_pages(store, "alice", limit=2)
+    reads.scanned = 0
+    whole = store.list("t1", end_user="alice", limit=100)
+
+    # THEN it holds exactly her live sessions, newest first, and the by_user index read her 10
+    # headers and no one else's (the expired ones are read, then filtered out)
+    assert [sid for page in pages for sid in page] == alice
+    assert [len(page) for page in pages] == [2, 2, 2, 1]
+    assert [s.session_id for s in whole.items] == alice
+    assert reads.scanned == 10
+    assert {item["end_user"]["S"] for item in reads.returned} == {"alice"}
 
 
 def test_the_store_makes_its_own_client_from_an_endpoint(

@@ -43,6 +43,7 @@ from taskchain.models import (
 from taskchain.states import StepState
 from taskchain.store import summarize
 from taskchain.store.dynamodb import MAX_ITEM_BYTES, TTL_ATTRIBUTE, DynamoDBStore, item_size
+from taskchain.store.dynamodb_layout import header_item, step_item
 from tests.aws_template import create_table_request, ttl_attribute
 from tests.factories import DAY, T0, FakeClock, complete_step, make_session
 
@@ -184,6 +185,24 @@ class Requests:
         ]
 
 
+class IndexReads:
+    """What the Queries on a secondary index read: items before and after the filter."""
+
+    def __init__(self, client: DynamoDBClient) -> None:
+        self.scanned = 0  # items the index read (and bills), before the FilterExpression
+        self.returned: list[dict[str, Any]] = []  # items that passed the filter
+        client.meta.events.register("provide-client-params.dynamodb.Query", self._mark)
+        client.meta.events.register("after-call.dynamodb.Query", self._count)
+
+    def _mark(self, params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
+        context["index_read"] = "IndexName" in params
+
+    def _count(self, parsed: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
+        if context.get("index_read"):
+            self.scanned += parsed.get("ScannedCount", 0)
+            self.returned += parsed.get("Items", [])
+
+
 def new_client(max_attempts: int = 1, endpoint_url: str | None = None) -> DynamoDBClient:
     """A client with dummy credentials making ``max_attempts`` attempts in all (first + retries);
     one by default, so injected failures surface at once.
@@ -262,9 +281,10 @@ def test_items_follow_the_documented_layout(store: DynamoDBStore, client: Dynamo
     header = items["HEADER"]
     # the sparse index keys, on the header only
     assert header["tenant"] == {"S": "t1"}
+    assert header["tenant_user"] == {"S": "t1#u1"}
     assert header["created"] == {"S": f"{T0:021.9f}#s1"}
     assert all(
-        "tenant" not in item and "created" not in item
+        not {"tenant", "tenant_user", "created"} & item.keys()
         for sk, item in items.items()
         if sk != "HEADER"
     )
@@ -385,11 +405,9 @@ def test_a_guided_session_costs_its_outputs_once_not_once_per_save(
 
 def _whole_session_bytes(session: Session) -> int:
     """What a save that rewrote every item of the session would write."""
-    from taskchain.store.dynamodb import _header_item, _step_item
-
     pk = "t1#guided"
-    return item_size(_header_item(pk, session)) + sum(
-        item_size(_step_item(pk, session, r)) for r in session.records.values()
+    return item_size(header_item(pk, session)) + sum(
+        item_size(step_item(pk, session, r)) for r in session.records.values()
     )
 
 
@@ -405,12 +423,13 @@ def test_every_get_is_one_query_and_list_reads_the_index(
         store.get("t1", "s1")
     store.get("t1", "no-such-session")
     store.list("t1")
+    store.list("t1", end_user="u1")
 
-    assert requests.operations() == ["Query"] * 5
-    gets, listing = [p for _, p in requests.log[:4]], requests.log[4][1]
+    assert requests.operations() == ["Query"] * 6
+    gets, listings = [p for _, p in requests.log[:4]], [p for _, p in requests.log[4:]]
     assert all(p["ConsistentRead"] is True and "IndexName" not in p for p in gets)
-    assert listing["IndexName"] == "by_tenant"
-    assert listing["ScanIndexForward"] is False
+    assert [p["IndexName"] for p in listings] == ["by_tenant", "by_user"]
+    assert all(p["ScanIndexForward"] is False for p in listings)
 
 
 def test_delete_reads_the_header_then_deletes_every_item_in_one_transaction(
@@ -446,18 +465,100 @@ def test_list_reads_on_until_the_filter_has_kept_a_page(
     assert len(requests.operations()) >= 3
 
 
-def test_list_by_end_user_skips_other_users_sessions(store: DynamoDBStore) -> None:
-    store.create(make_session(session_id="a1", end_user="alice", created_at=T0 - 100))
-    for i in range(10):
-        store.create(make_session(session_id=f"b{i}", end_user="bob", created_at=T0 - i))
+def test_a_session_without_an_end_user_has_no_by_user_key(
+    store: DynamoDBStore, client: DynamoDBClient
+) -> None:
+    store.create(make_session(session_id="s1", end_user=None))
 
-    first = store.list("t1", end_user="bob", limit=4)
-    alice = store.list("t1", end_user="alice", limit=2)
+    assert "tenant_user" not in raw_items(client, "t1#s1")["HEADER"]
+    assert [s.session_id for s in store.list("t1").items] == ["s1"]
 
-    assert [s.session_id for s in first.items] == ["b0", "b1", "b2", "b3"]
-    assert first.next_cursor is not None
-    assert [s.session_id for s in alice.items] == ["a1"]
-    assert alice.next_cursor is None
+
+def mixed_sessions(store: DynamoDBStore, user: str = "alice") -> list[str]:
+    """30 sessions of ``user``, of another user and of nobody, interleaved in time (pairs at the
+    same instant); 3 of ``user``'s 10 expire at ``T0 + 10``. Returns ``user``'s other 7 ids,
+    newest first.
+    """
+    mine: list[tuple[float, str]] = []
+    for i in range(30):
+        created_at = T0 - i // 2  # pairs share an instant: ties are ordered by id
+        owner = (user, "bob", None)[i % 3]
+        expires_at = T0 + 10 if owner == user and i % 4 == 0 else None
+        session_id = f"s{i:02d}"
+        store.create(
+            make_session(
+                session_id=session_id, end_user=owner, created_at=created_at, expires_at=expires_at
+            )
+        )
+        if owner == user and expires_at is None:
+            mine.append((created_at, session_id))
+    return [sid for _, sid in sorted(mine, reverse=True)]
+
+
+def all_pages(store: DynamoDBStore, end_user: str, limit: int) -> list[list[str]]:
+    """The session ids of every page of ``end_user``'s listing, following the cursors."""
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        page = store.list("t1", end_user=end_user, limit=limit, cursor=cursor)
+        pages.append([s.session_id for s in page.items])
+        assert all(s.end_user == end_user for s in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return pages
+
+
+def test_listing_by_end_user_pages_through_exactly_that_users_sessions_newest_first(
+    store: DynamoDBStore, clock: FakeClock
+) -> None:
+    # GIVEN alice's sessions among bob's and anonymous ones, 3 of her 10 expired
+    alice = mixed_sessions(store)
+    clock.advance(60)
+
+    # WHEN her listing is read page by page
+    pages = all_pages(store, "alice", limit=2)
+
+    # THEN every live session of hers comes once, newest first, and no empty page follows
+    assert [sid for page in pages for sid in page] == alice
+    assert len(alice) == 7
+    assert [len(page) for page in pages] == [2, 2, 2, 1]
+
+
+def test_listing_by_end_user_reads_only_that_users_headers(
+    store: DynamoDBStore, client: DynamoDBClient, requests: Requests
+) -> None:
+    # GIVEN a tenant where 3 of 43 sessions are alice's
+    for i in range(40):
+        store.create(make_session(session_id=f"o{i}", end_user=f"user{i % 4}", created_at=T0 - i))
+    for i in range(3):
+        store.create(make_session(session_id=f"a{i}", end_user="alice", created_at=T0 - 5 - i))
+    reads = IndexReads(client)
+    requests.clear()
+
+    # WHEN alice's sessions are listed
+    page = store.list("t1", end_user="alice")
+
+    # THEN one Query on by_user read her 3 headers and nothing else: no filter by end user
+    assert [s.session_id for s in page.items] == ["a0", "a1", "a2"]
+    assert requests.operations() == ["Query"]
+    params = requests.log[0][1]
+    assert params["IndexName"] == "by_user"
+    assert "end_user" not in params["FilterExpression"]
+    assert reads.scanned == 3
+    assert {item["session_id"]["S"] for item in reads.returned} == {"a0", "a1", "a2"}
+
+
+def test_an_end_user_name_with_the_separator_cannot_reach_another_tenants_sessions(
+    store: DynamoDBStore,
+) -> None:
+    # "a" + "b#c" and "a#b" + "c" would both be "a#b#c" unescaped
+    store.create(make_session(tenant="a", session_id="s1", end_user="b#c", target="甲"))
+    store.create(make_session(tenant="a#b", session_id="s2", end_user="c", target="乙"))
+    store.create(make_session(tenant="a", session_id="s3", end_user="b%23c", target="丙"))
+
+    assert [s.target for s in store.list("a", end_user="b#c").items] == ["甲"]
+    assert [s.target for s in store.list("a#b", end_user="c").items] == ["乙"]
+    assert [s.target for s in store.list("a", end_user="b%23c").items] == ["丙"]
 
 
 def test_a_session_bigger_than_a_query_page_is_read_across_pages(
