@@ -6,15 +6,22 @@ import argparse
 import io
 import json
 import os
-import shlex
 import sys
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from taskchain.bootstrap import bootstrap
+from taskchain.cli_render import (
+    as_json,
+    render_capabilities,
+    render_sessions,
+    render_start,
+    render_status,
+    render_submit,
+    render_templates,
+    t,
+)
 from taskchain.config import ConfigError
 from taskchain.errors import InvalidRequestError, TaskchainError, internal_error_body, missing_field
 from taskchain.service import Service
@@ -41,19 +48,7 @@ Args = argparse.Namespace
 Body = Mapping[str, Any]
 
 
-def _t(lang: str | None, zh: str, en: str) -> str:
-    """Pick the text in ``lang`` (Chinese unless English)."""
-    return en if lang == "en" else zh
-
-
-def _json(body: Body) -> str:
-    return json.dumps(body, ensure_ascii=False, indent=2)
-
-
-def _prog(args: Args, command: str) -> str:
-    """``taskchain <command>`` for hints, with ``--tenant`` when it is not the default one."""
-    tenant = "" if args.tenant == "local" else f" --tenant {shlex.quote(args.tenant)}"
-    return f"taskchain {command}{tenant}"
+Handler = Callable[[Service, Args], int]
 
 
 # --- input ------------------------------------------------------------------------------
@@ -113,126 +108,15 @@ def _request(args: Args) -> Any:
     return payload
 
 
-# --- rendering --------------------------------------------------------------------------
-
-
-def _progress(lang: str | None, view: Body) -> str:
-    """``版本 2 · 状态 active · 进度 1/4`` in ``lang``."""
-    version, status, p = view["version"], view["status"], view["progress"]
-    done = f"{p['completed']}/{p['total']}"
-    return _t(lang, f"版本 {version} · 状态 {status} · 进度 {done}",
-              f"version {version} · status {status} · progress {done}")  # fmt: skip
-
-
-def _guidance(args: Args, view: Body, *, skip: str = "") -> list[str]:
-    """Each ready step's instructions, followed by the command that submits its output."""
-    lines: list[str] = []
-    for step in (s for s in view["ready_steps"] if s["step_id"] != skip):
-        lang, step_id = step["language"], step["step_id"]
-        submit = f"{_prog(args, 'submit')} {view['session_id']} {step_id} --file {_t(lang, '输出.md', 'output.md')}"
-        lines += ["", f"── {step['name']} ({step_id}) ──", step["instructions"],
-                  f"{_t(lang, '提交：', 'Submit: ')}{submit} --expected-version {view['version']}"]  # fmt: skip
-    return lines
-
-
-def _render_start(args: Args, view: Body) -> str:
-    lang = view["language"]
-    head = [_t(lang, "会话：", "Session: ") + view["session_id"], _progress(lang, view)]
-    return "\n".join(head + _guidance(args, view))
-
-
-def _render_status(args: Args, view: Body) -> str:
-    lang = view["language"]
-    lines = [_t(lang, "会话：", "Session: ") + view["session_id"], view["briefing"]]
-    lines += _guidance(args, view)
-    if view["status"] != "active":
-        lines.append(
-            _t(lang, "报告：", "Report: ") + f"{_prog(args, 'report')} {view['session_id']}"
-        )
-    return "\n".join(lines)
-
-
-def _render_submit(args: Args, view: Body) -> str:
-    lang = view["ready_steps"][0]["language"] if view["ready_steps"] else args.language
-    sid, step_id, left = view["session_id"], view["step_id"], view["attempts_left"]
-    verdict = ("✓ 已接受", "✓ accepted") if view["accepted"] else ("✗ 未通过", "✗ rejected")
-    lines = [f"{_t(lang, *verdict)}: {step_id} (#{view['attempts']})"]
-    for f in view["feedback"]:  # a passed check is one mark: the failed ones need the words
-        mark = "✓" if f["passed"] else ("✗" if f["severity"] == "error" else "!")
-        lines.append(f"  {mark} [{f['rule']}]" + ("" if f["passed"] else f" {f['message']}"))
-        lines += [f"      → {f['hint']}"] if f["hint"] and not f["passed"] else []
-    lines.append(_progress(lang, view))
-    if view["step_state"] == "ready":
-        retry = _t(
-            lang, f"还可尝试 {left} 次，修改后重新提交：", f"{left} attempts left; resubmit: "
-        )
-        lines.append(f"{retry}{_prog(args, 'submit')} {sid} {step_id} --file ...")
-    elif view["step_state"] == "failed":
-        lines.append(_t(lang, "尝试次数已用尽，该步骤失败。", "No attempts left: the step failed."))
-    lines += _guidance(args, view, skip=step_id)
-    if view["status"] != "active":
-        done = _t(lang, "任务链已结束；报告：", "The chain is finished; the report: ")
-        lines.append(f"{done}{_prog(args, 'report')} {sid}")
-    return "\n".join(lines)
-
-
-def _width(text: str) -> int:
-    """Display width: CJK characters take two columns."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _render_sessions(args: Args, body: Body) -> str:
-    if not body["sessions"]:
-        return _t(args.language, "没有会话。", "No sessions.")
-    rows = [["id", "status", "progress", "created", "target"]] + [
-        [s["session_id"], s["status"], f"{s['completed']}/{s['total']}",
-         datetime.fromtimestamp(s["created_at"]).strftime("%Y-%m-%d %H:%M"), s["target"]]
-        for s in body["sessions"]
-    ]  # fmt: skip
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join([c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=False)] + [r[-1]])
-             for r in rows]  # fmt: skip
-    if body["next_cursor"]:
-        more = f"{_prog(args, 'sessions')} --cursor {body['next_cursor']}"
-        lines.append(_t(args.language, "更多：", "More: ") + more)
-    return "\n".join(lines)
-
-
-def _render_templates(args: Args, body: Body) -> str:
-    if not body["templates"]:
-        return _t(args.language, "没有匹配的模板。", "No matching templates.")
-    sep = _t(args.language, "、", ", ")
-    return "\n\n".join(
-        f"{t['key']}  {t['name']}  [{sep.join(t['tags'])}]\n  {t['description']}\n  "
-        + " → ".join(s["name"] for s in t["steps"])
-        for t in body["templates"]
-    )
-
-
-def _render_capabilities(args: Args, body: Body) -> str:
-    lang, count = args.language, body["count"]
-    lines = [_t(lang, f"{count} 项标准能力：", f"{count} standard capabilities:")]
-    for i, c in enumerate(body["capabilities"], 1):
-        sections = _t(lang, "、", ", ").join(c["sections"])
-        lines.append(f"{i:>2}. {c['title']} ({c['key']}): {c['purpose']}")
-        lines.append(_t(lang, "    输出小节：", "    sections: ") + sections)
-    return "\n".join(lines)
-
-
-# --- commands ---------------------------------------------------------------------------
-
-Handler = Callable[[Service, Args], int]
-
-
 def _error_line(args: Args, body: Body) -> None:
     """``错误 [CODE]: message`` on stderr."""
-    print(f"{_t(args.language, '错误', 'Error')} [{body['error_code']}]: {body['error']}", file=sys.stderr)  # fmt: skip
+    print(f"{t(args.language, '错误', 'Error')} [{body['error_code']}]: {body['error']}", file=sys.stderr)  # fmt: skip
 
 
 def _fail(args: Args, body: Body) -> int:
     """Print an error body (on stdout with ``--json``, else one line on stderr); its exit code."""
     if args.json:
-        print(_json(body))
+        print(as_json(body))
     else:
         _error_line(args, body)
     return _EXIT_BY_CATEGORY.get(str(body.get("category")), FAILED)
@@ -243,7 +127,7 @@ def _command(call: Callable[[Service, Args], dict[str, Any]], render: Callable[[
 
     def handle(service: Service, args: Args) -> int:
         body = call(service, args)
-        print(_json(body) if args.json else render(args, body))
+        print(as_json(body) if args.json else render(args, body))
         return REJECTED if body.get("accepted") is False else OK
 
     return handle
@@ -255,10 +139,10 @@ def _run(service: Service, args: Args) -> int:
     if "session_id" not in body:  # the request never became a session
         return _fail(args, body)
     if args.json:
-        print(_json(body))
+        print(as_json(body))
     else:
         report = service.report(args.tenant, body["session_id"], fmt="markdown")
-        print(_t(args.language, "会话：", "Session: ") + body["session_id"])
+        print(t(args.language, "会话：", "Session: ") + body["session_id"])
         print(report["markdown"])
     if not body["success"]:
         _error_line(args, body)
@@ -287,6 +171,14 @@ def _report(service: Service, args: Args) -> dict[str, Any]:
 # --- parsing ----------------------------------------------------------------------------
 
 
+def _serve(args: Args) -> int:
+    """Run the local HTTP server (the same handler Lambda runs) until interrupted."""
+    from handlers.local_server import serve  # the entrypoint layer, loaded only for this command
+
+    serve(args.host, args.port)
+    return OK
+
+
 def _arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
     """One ``add_argument`` call, as data."""
     return flags, options
@@ -307,11 +199,11 @@ _REQUEST = (
 )  # fmt: skip
 _COMMANDS: tuple[tuple[str, Handler, str, tuple[tuple[tuple[str, ...], dict[str, Any]], ...]], ...] = (
     ("run", _run, "run a whole chain at once and print its report (一次运行整条任务链)", _REQUEST),
-    ("start", _command(lambda s, a: s.start(_request(a), tenant=a.tenant, end_user=a.user), _render_start),
+    ("start", _command(lambda s, a: s.start(_request(a), tenant=a.tenant, end_user=a.user), render_start),
      "start a guided session; print the ready steps' instructions (开始引导式会话)", _REQUEST),
-    ("status", _command(lambda s, a: s.status(a.tenant, a.session_id), _render_status),
+    ("status", _command(lambda s, a: s.status(a.tenant, a.session_id), render_status),
      "a session's briefing and the ready steps' instructions (会话进度)", (_SESSION,)),
-    ("submit", _command(_submit, _render_submit),
+    ("submit", _command(_submit, render_submit),
      "submit a step's output for checking (提交步骤输出); exit 3 when rejected", (
         _SESSION, _STEP,
         _arg("source", nargs="?", metavar="FILE", help="read the output from FILE ('-': stdin)"),
@@ -320,25 +212,25 @@ _COMMANDS: tuple[tuple[str, Handler, str, tuple[tuple[tuple[str, ...], dict[str,
         _VERSION)),
     ("skip", _command(lambda s, a: s.skip(a.tenant, a.session_id, a.step_id,
                                           {"reason": a.reason, "expected_version": a.expected_version}),
-                      _render_status),
+                      render_status),
      "skip a step, recording the reason as a gap (跳过步骤)", (
         _SESSION, _STEP, _arg("--reason", default="", metavar="TEXT", help="why it is skipped"), _VERSION)),
-    ("report", _command(_report, lambda a, b: b.get("markdown") or _json(b)), "a session's report (报告)", (
+    ("report", _command(_report, lambda a, b: b.get("markdown") or as_json(b)), "a session's report (报告)", (
         _SESSION, _arg("--format", choices=("markdown", "json"), help="default markdown (json with --json)"))),
     ("sessions", _command(lambda s, a: s.list_sessions(a.tenant, end_user=a.user, limit=a.limit, cursor=a.cursor),
-                          _render_sessions),
+                          render_sessions),
      "list sessions, newest first (会话列表)", (
         _arg("--limit", type=int, default=20, metavar="N"), _arg("--cursor", metavar="C"),
         _arg("--user", metavar="U", help="only this end user's sessions"))),
     ("delete", _command(lambda s, a: s.delete(a.tenant, a.session_id),
-                      lambda a, b: _t(a.language, "已删除会话 ", "Deleted session ") + b["session_id"]),
+                      lambda a, b: t(a.language, "已删除会话 ", "Deleted session ") + b["session_id"]),
      "delete a session (删除会话)", (_SESSION,)),
     ("templates", _command(lambda s, a: s.templates(language=a.language or "zh", category=a.category,
-                                                    search=a.search), _render_templates),
+                                                    search=a.search), render_templates),
      "the built-in chain templates (内置模板)", (
         _arg("--search", metavar="S", help="text in the key, name, description or tags"),
         _arg("--category", metavar="C"))),
-    ("capabilities", _command(lambda s, a: s.capabilities(language=a.language or "zh"), _render_capabilities),
+    ("capabilities", _command(lambda s, a: s.capabilities(language=a.language or "zh"), render_capabilities),
      "the ten standard capabilities (标准能力)", ()),
 )  # fmt: skip
 
@@ -369,6 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         for flags, options in arguments:
             p.add_argument(*flags, **options)
+    text = (
+        "serve the HTTP API on 127.0.0.1 for curl, a browser or Coze via a tunnel (本地 HTTP 服务)"
+    )
+    serve = sub.add_parser("serve", help=text, description=text)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port (default 8080; 0: any free port)"
+    )
     return parser
 
 
@@ -379,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(encoding="utf-8")
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "serve":  # builds the Lambda handler's own composition root
+            return _serve(args)
         handler: Handler = args.handler
         return handler(bootstrap(), args)
     except ConfigError as exc:  # start-up: the message names the variable

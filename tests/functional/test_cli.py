@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +238,38 @@ def test_capabilities_lists_the_ten_standard_capabilities(cli: Cli) -> None:
     assert [int(n) for n, _ in numbered] == list(range(1, 11))
     assert numbered[0][1] == "理解分析"
     assert numbered[-1][1] == "结果整合"
+
+
+def test_serve_answers_http_on_loopback_until_stopped(cli: Cli) -> None:
+    # GIVEN `taskchain serve` on a free port, anonymous for local development
+    env = cli.env | {"TASKCHAIN_ALLOW_ANONYMOUS": "true", "PYTHONIOENCODING": "utf-8"}
+    with subprocess.Popen(
+        [*cli.command, "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        encoding="utf-8",
+        env=env,
+    ) as server:
+        try:
+            assert server.stdout is not None
+            url = None
+            for _ in range(10):  # log lines (JSON) may come before the URL line
+                url = url or re.search(r"http://127\.0\.0\.1:\d+", server.stdout.readline())
+            assert url, "serve did not print its URL"
+            # WHEN a client starts a session over HTTP
+            request = urllib.request.Request(
+                url.group(0) + "/v1/sessions",
+                data=json.dumps(REQUEST, ensure_ascii=False).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                body = json.loads(response.read())
+            # THEN the session is created in the same SQLite home the CLI uses
+            assert response.status == 201
+            assert body["ready_steps"][0]["step_id"] == "understand_goal"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    listed = cli.json("sessions")[1]["sessions"]
+    assert [s["session_id"] for s in listed] == [body["session_id"]]
