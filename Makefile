@@ -44,8 +44,8 @@ invoke: $(STAMP) ## run the Lambda handler on one event, as `sam local invoke -e
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<name>.json"; exit 2; }
 	$(BIN)/python -m handlers.invoke "$(EVENT)"
 
-coze-spec: $(STAMP) ## regenerate coze/openapi.yaml from the models
-	$(BIN)/python -m handlers.coze_spec > coze/openapi.yaml
+coze-spec: $(STAMP) ## regenerate coze/openapi.yaml from the models (SERVER_URL=https://<function-url> sets its server)
+	$(BIN)/python -m handlers.coze_spec $(if $(SERVER_URL),--server-url "$(SERVER_URL)") --output coze/openapi.yaml
 
 validate: $(STAMP) ## cfn-lint the SAM template
 	$(BIN)/cfn-lint template.yaml

@@ -1,0 +1,299 @@
+"""The Coze plugin document: the /coze routes as an OpenAPI 3.0.1 file that Coze (扣子) imports.
+
+``python -m handlers.coze_spec [--server-url URL] > coze/openapi.yaml`` (``make coze-spec``). A
+development tool: the Lambda package never imports it (PyYAML is a dev-only dependency).
+
+Coze's importer (kin-openapi plus its own checks, see coze-studio
+``backend/crossdomain/plugin/model/openapi.go``) wants exactly one server with a domain name,
+``info.title`` and ``info.description``, an ``operationId`` and ``summary`` per operation, a request
+body of one media type with an object schema, no object parameters and no array path parameters,
+and only a ``200`` response whose ``application/json`` schema is an object. At run time Coze gives
+the model the operationId and summary as the tool's name and description, needs a ``type`` on every
+request schema, and trims each response to the properties its ``200`` schema declares (recursively;
+a free-form object comes through empty), so the response schemas list every field the routes return.
+Schemas are inlined rather than ``$ref``-ed: OpenAPI 3.0 ignores a ``$ref``'s siblings (the field
+descriptions) and newer kin-openapi refuses them outright ("extra sibling fields").
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+
+import taskchain
+from handlers.coze_tools import FIELD_DOCS, OPERATION_DOCS, OPERATIONS
+from taskchain.config import Settings
+
+Json = dict[str, Any]
+PLACEHOLDER_SERVER_URL = "https://YOUR-FUNCTION-URL.lambda-url.REGION.on.aws"
+TITLE = "taskchain 任务链"
+DESCRIPTION = (
+    "把一个目标拆成有依赖关系的步骤，逐步给出写作指引，客观检查每一步的产出，最后生成注明来源的报告。"
+    "用法：先调用 startSession，再为每个 ready_steps 中的步骤写出完整产出并调用 submitStep；"
+    "accepted=false 时按 feedback 修改后重新提交；忘记进度时调用 getStatus；全部完成后调用 getReport。"
+    "业务错误也以 HTTP 200 返回：success=false，error_code 为错误码，error 说明原因和改法。"
+    "taskchain turns a goal into a chain of checked steps: start a session, submit each ready step, "
+    "fix and resubmit on feedback, then fetch the report with its provenance."
+)
+
+
+# --- JSON Schema 2020-12 (pydantic) -> OpenAPI 3.0 --------------------------------------------
+
+# The Schema Object keywords of OpenAPI 3.0.3 (section 4.7.24), besides the ones rewritten below.
+SCHEMA_KEYWORDS = frozenset(
+    {
+        "type", "nullable", "description", "format", "enum", "default", "example",
+        "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+        "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems",
+        "maxProperties", "minProperties", "required", "properties", "items",
+        "additionalProperties", "allOf", "oneOf", "anyOf", "not", "readOnly", "writeOnly",
+        "deprecated", "discriminator", "xml", "externalDocs", "title",
+    }
+)  # fmt: skip
+_DROPPED = frozenset({"$schema", "$id", "$comment", "title"})  # noise for Coze and the model
+# Keywords whose value is not a schema, copied as they are; the others are converted below or refused.
+_COPIED = SCHEMA_KEYWORDS - {"allOf", "anyOf", "oneOf", "not", "discriminator", "type", "properties",
+                             "items", "additionalProperties", "default", "title"}  # fmt: skip
+_KEY_ORDER = ("type", "nullable", "description", "enum", "format", "default")
+
+
+class SchemaError(ValueError):
+    """A model's JSON Schema has a construct with no OpenAPI 3.0 form that Coze accepts."""
+
+
+def openapi_schema(model: type[BaseModel], *, mode: Literal["validation", "serialization"]) -> Json:
+    """``model``'s JSON Schema as an inlined OpenAPI 3.0 schema, with Chinese field descriptions."""
+    raw = model.model_json_schema(mode=mode)
+    defs = raw.pop("$defs", {})
+    raw.pop("description", None)  # the class docstring: the operation describes the body instead
+    return _convert(raw, defs, model.__name__, (model.__name__,))
+
+
+def _convert(
+    node: Mapping[str, Any], defs: Mapping[str, Any], owner: str, stack: Sequence[str]
+) -> Json:
+    """One schema node converted; ``owner`` is the model whose properties it may declare."""
+    out: Json = {}
+    if "$ref" in node:
+        name = str(node["$ref"]).rsplit("/", 1)[-1]
+        if name in stack:
+            raise SchemaError(f"{owner}: {name} is recursive and cannot be inlined for Coze")
+        out.update(_convert(defs[name], defs, name, (*stack, name)))
+        out.pop("description", None)  # a class docstring, written for Python readers
+    for key, value in node.items():
+        if key == "$ref" or key in _DROPPED:
+            continue
+        if key in ("anyOf", "oneOf") or (key == "type" and isinstance(value, list)):
+            null = "null" if key == "type" else {"type": "null"}
+            members = [m for m in value if m != null]
+            if len(members) != 1 or len(members) == len(value):
+                raise SchemaError(f"{owner}: only `X | None` unions have a form Coze reads")
+            out.update(
+                _convert(members[0], defs, owner, stack) if key != "type" else {key: members[0]}
+            )
+            out["nullable"] = True
+        elif key == "type" or (key == "additionalProperties" and isinstance(value, bool)):
+            out[key] = value
+        elif key == "const":
+            out["enum"] = [value]
+        elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
+        elif key == "properties":
+            docs = FIELD_DOCS.get(owner, {})
+            out[key] = {
+                name: _described(_convert(sub, defs, owner, stack), docs.get(name))
+                for name, sub in value.items()
+            }
+        elif key in ("items", "additionalProperties") and isinstance(value, Mapping):
+            out[key] = _convert(value, defs, owner, stack)
+        elif key == "prefixItems":
+            if any(member != value[0] for member in value):
+                raise SchemaError(f"{owner}: a tuple of mixed types has no OpenAPI 3.0 form")
+            out["items"] = _convert(value[0], defs, owner, stack)
+        elif key == "examples":
+            out["example"] = value[0]
+        elif key == "default":
+            if value is not None and not isinstance(value, Mapping):  # objects: their fields say it
+                out[key] = value
+        elif key in _COPIED:
+            out[key] = value
+        else:
+            raise SchemaError(f"{owner}: JSON Schema keyword {key!r} has no form Coze reads")
+    if "type" not in out:
+        raise SchemaError(f"{owner}: Coze needs a type on every schema, got {sorted(node)}")
+    return _ordered(out)
+
+
+def _described(schema: Json, description: str | None) -> Json:
+    """``schema`` with ``description`` put in (the field docs win over the model's own)."""
+    return _ordered({**schema, "description": description}) if description else schema
+
+
+def _ordered(schema: Json) -> Json:
+    """``schema`` with its keys in a reading order (type, nullable, description ... first)."""
+    head = [k for k in _KEY_ORDER if k in schema]
+    return {k: schema[k] for k in [*head, *(k for k in schema if k not in _KEY_ORDER)]}
+
+
+# --- the document -----------------------------------------------------------------------------
+
+
+def build_document(
+    server_url: str = PLACEHOLDER_SERVER_URL, *, api_key_header: str | None = None
+) -> Json:
+    """The Coze plugin document of every /coze operation, as JSON-ready data.
+
+    Parameters
+    ----------
+    server_url
+        The function URL (no trailing slash); the placeholder when not deployed yet.
+    api_key_header
+        The header that carries the service token (``TASKCHAIN_API_KEY_HEADER``; default
+        ``X-Api-Key``).
+    """
+    header = api_key_header or Settings().api_key_header
+    paths: Json = {}
+    for op in OPERATIONS:
+        summary, description = OPERATION_DOCS[op.operation_id]
+        operation: Json = {
+            "operationId": op.operation_id,
+            "summary": summary,
+            "description": description,
+        }
+        request = openapi_schema(op.request, mode="validation")
+        if op.method == "get":
+            operation["parameters"] = _query_parameters(request)
+        else:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": request}},
+            }
+        response = openapi_schema(op.response, mode="serialization")
+        # The same 200 carries the success fields or the error fields: only `success` is always there.
+        response["required"] = ["success"]
+        operation["responses"] = {
+            "200": {
+                "description": "成功或业务错误，看 success（success, or a business error: see success）",
+                "content": {"application/json": {"schema": response}},
+            }
+        }
+        paths.setdefault(op.path, {})[op.method] = operation
+    return {
+        "openapi": "3.0.1",
+        "info": {"title": TITLE, "description": DESCRIPTION, "version": taskchain.__version__},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "serviceToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": header,
+                    "description": "服务令牌（service token）：在扣子插件的授权方式中选“服务”，位置 Header，"
+                    f"参数名 {header}",
+                }
+            }
+        },
+        "security": [{"serviceToken": []}],
+    }
+
+
+def _query_parameters(schema: Json) -> list[Json]:
+    """The properties of a query model as OpenAPI query parameters (absent, never null)."""
+    required = set(schema.get("required", ()))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "description": prop.get("description", ""),
+            "schema": {k: v for k, v in prop.items() if k not in ("description", "nullable")},
+        }
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def render(document: Json) -> str:
+    """The document as YAML: stable key order, Chinese kept readable."""
+    import yaml  # type: ignore[import-untyped]  # dev-only dependency (comes with cfn-lint)
+
+    text: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
+    return "# Generated by `make coze-spec` (handlers/coze_spec.py) — do not edit by hand.\n" + text
+
+
+# --- command line -----------------------------------------------------------------------------
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+
+def server_url(text: str) -> str:
+    """A server URL Coze accepts: http(s), a domain name (not an IP), no trailing slash.
+
+    Coze joins the server URL and each path as strings, so a trailing slash would double.
+    """
+    url = text.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL without query: {text!r}")
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        pass
+    else:
+        raise argparse.ArgumentTypeError("Coze needs a domain name, not an IP address")
+    if len(url) > 512:
+        raise argparse.ArgumentTypeError("Coze accepts server URLs of at most 512 characters")
+    return url
+
+
+def header_name(text: str) -> str:
+    """An HTTP header name."""
+    if not _HEADER_NAME.match(text):
+        raise argparse.ArgumentTypeError(f"not an HTTP header name: {text!r}")
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print (or write) the Coze plugin document."""
+    parser = argparse.ArgumentParser(
+        prog="python -m handlers.coze_spec",
+        description="Print the Coze-importable OpenAPI 3.0.1 document of the /coze routes.",
+    )
+    parser.add_argument(
+        "--server-url",
+        type=server_url,
+        default=PLACEHOLDER_SERVER_URL,
+        help=f"the deployed function URL (default: the placeholder {PLACEHOLDER_SERVER_URL})",
+    )
+    parser.add_argument(
+        "--api-key-header",
+        type=header_name,
+        default=Settings().api_key_header,
+        help="the token header, as TASKCHAIN_API_KEY_HEADER sets it (default: %(default)s)",
+    )
+    parser.add_argument("-o", "--output", help="write to this file instead of standard output")
+    args = parser.parse_args(argv)
+    data = render(build_document(args.server_url, api_key_header=args.api_key_header)).encode()
+    if args.output:
+        # Written whole or not at all: a failed run never leaves a truncated document behind.
+        partial = f"{args.output}.tmp"
+        with open(partial, "wb") as f:
+            f.write(data)
+        os.replace(partial, args.output)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
