@@ -12,9 +12,8 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import Field
 
-from handlers import telemetry
-from handlers.http import RouteTable, body, end_user, language, tenant
-from handlers.rest import timed_run
+from handlers import calls, telemetry
+from handlers.http import RouteTable, end_user, language, tenant
 from taskchain.requests import ChainRequest, Request, SkipIn, SubmitIn, Text
 from taskchain.service import Service
 
@@ -68,7 +67,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=COZE,
     )
     def run(request: Annotated[ChainRequest, Body()]) -> Json:
-        return timed_run(app, service)
+        return calls.run(app, service)
 
     @route(
         "POST",
@@ -78,10 +77,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=COZE,
     )
     def start(request: Annotated[ChainRequest, Body()]) -> Json:
-        result = service.start(body(app), tenant=tenant(app), end_user=end_user(app))
-        telemetry.bind(session_id=result["session_id"])
-        telemetry.outcome("start", result)
-        return result
+        return calls.start(app, service)
 
     @route(
         "POST",
@@ -102,10 +98,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=COZE,
     )
     def submit(request: Annotated[SubmitStep, Body()]) -> Json:
-        telemetry.bind(session_id=request.session_id)
-        result = service.submit(tenant(app), request.session_id, request.step_id, body(app))
-        telemetry.outcome("submit", result)
-        return result
+        return calls.submit(app, service, request.session_id, request.step_id)
 
     @route(
         "POST",
@@ -115,10 +108,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=COZE,
     )
     def skip(request: Annotated[SkipStep, Body()]) -> Json:
-        telemetry.bind(session_id=request.session_id)
-        result = service.skip(tenant(app), request.session_id, request.step_id, body(app))
-        telemetry.outcome("skip", result)
-        return result
+        return calls.skip(app, service, request.session_id, request.step_id)
 
     @route(
         "POST",

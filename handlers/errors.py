@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from taskchain import errors
 from taskchain.errors import ConflictError, InvalidRequestError, TaskchainError, http_status
 
 
@@ -97,9 +98,10 @@ class IdempotencyInProgressError(ConflictError):
         )
 
 
-# Checked before taskchain.errors.HTTP_STATUS, walking the same MRO.
+# taskchain's table extended with the HTTP layer's own errors; one MRO walk resolves both.
 HTTP_STATUS: Mapping[type[TaskchainError], int] = MappingProxyType(
     {
+        **errors.HTTP_STATUS,
         UnauthorizedError: 401,
         RouteNotFoundError: 404,
         MethodNotAllowedError: 405,
@@ -110,12 +112,8 @@ HTTP_STATUS: Mapping[type[TaskchainError], int] = MappingProxyType(
 
 
 def status_of(exc: BaseException) -> int:
-    """The HTTP status of ``exc``: this module's table first, then taskchain's."""
-    for klass in type(exc).__mro__:
-        status = HTTP_STATUS.get(klass)
-        if status is not None:
-            return status
-    return http_status(exc)
+    """The HTTP status of ``exc``, from the extended table."""
+    return http_status(exc, HTTP_STATUS)
 
 
 class ErrorBody(BaseModel):

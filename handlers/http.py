@@ -36,7 +36,7 @@ from taskchain.text import clean
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-# Every response body: compact, and Chinese kept as UTF-8 (a third of the bytes of \uXXXX).
+# Every response body: compact, with Chinese kept as UTF-8 (a third of the size of JSON escapes).
 to_json: Callable[[Any], str] = partial(
     json.dumps, separators=(",", ":"), ensure_ascii=False, cls=Encoder
 )

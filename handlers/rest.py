@@ -7,14 +7,13 @@ model, so the service stays the one source of behaviour and error codes.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from handlers import telemetry
-from handlers.http import RouteTable, body, end_user, language, tenant
+from handlers import calls, telemetry
+from handlers.http import RouteTable, language, tenant
 from taskchain.requests import ChainRequest, SkipIn, SubmitIn
 from taskchain.service import Service
 
@@ -76,7 +75,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=["run"],
     )
     def run(request: Annotated[ChainRequest, Body()]) -> Json:
-        return timed_run(app, service)
+        return calls.run(app, service)
 
     @route(
         "POST",
@@ -87,10 +86,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=SESSIONS,
     )
     def start(request: Annotated[ChainRequest, Body()]) -> Json:
-        result = service.start(body(app), tenant=tenant(app), end_user=end_user(app))
-        telemetry.bind(session_id=result["session_id"])
-        telemetry.outcome("start", result)
-        return result
+        return calls.start(app, service)
 
     @route(
         "GET",
@@ -138,10 +134,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=SESSIONS,
     )
     def submit(session_id: str, step_id: str, request: Annotated[SubmitIn, Body()]) -> Json:
-        telemetry.bind(session_id=session_id)
-        result = service.submit(tenant(app), session_id, step_id, body(app))
-        telemetry.outcome("submit", result)
-        return result
+        return calls.submit(app, service, session_id, step_id)
 
     @route(
         "POST",
@@ -151,10 +144,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=SESSIONS,
     )
     def skip(session_id: str, step_id: str, request: Annotated[SkipIn, Body()]) -> Json:
-        telemetry.bind(session_id=session_id)
-        result = service.skip(tenant(app), session_id, step_id, body(app))
-        telemetry.outcome("skip", result)
-        return result
+        return calls.skip(app, service, session_id, step_id)
 
     @route(
         "GET",
@@ -169,13 +159,3 @@ def register(route: RouteTable, service: Service) -> None:
     ) -> Json:
         telemetry.bind(session_id=session_id)
         return service.report(tenant(app), session_id, fmt=fmt)
-
-
-def timed_run(app: LambdaFunctionUrlResolver, service: Service) -> Json:
-    """A one-shot run for the request's tenant and end user, timed and counted."""
-    started = time.perf_counter()
-    result = service.run(body(app), tenant=tenant(app), end_user=end_user(app))
-    telemetry.run_duration((time.perf_counter() - started) * 1000)
-    telemetry.bind(session_id=result.get("session_id"))
-    telemetry.outcome("run", result)
-    return result

@@ -129,10 +129,13 @@ HTTP_STATUS: Mapping[type[TaskchainError], int] = MappingProxyType(
 )
 
 
-def http_status(exc: BaseException) -> int:
-    """The HTTP status for ``exc``: the nearest class in :data:`HTTP_STATUS`, 500 otherwise."""
+def http_status(exc: BaseException, table: Mapping[type[TaskchainError], int] = HTTP_STATUS) -> int:
+    """The HTTP status for ``exc``: the nearest class in ``table``, 500 otherwise.
+
+    Entrypoints with errors of their own pass :data:`HTTP_STATUS` extended with them.
+    """
     for klass in type(exc).__mro__:
-        status = HTTP_STATUS.get(klass)
+        status = table.get(klass)
         if status is not None:
             return status
     return 500

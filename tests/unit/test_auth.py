@@ -155,30 +155,18 @@ def test_anonymous_mode_is_off_by_default() -> None:
 
 
 @pytest.fixture
-def ssm() -> Iterator[object]:
-    """moto's SSM, with dummy credentials and Powertools' parameter caches cleared."""
+def ssm(aws_env: None) -> Iterator[object]:
+    """moto's SSM, with Powertools' parameter caches cleared around it."""
     import boto3
     from aws_lambda_powertools.utilities import parameters
     from moto import mock_aws
 
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     parameters.clear_caches()
     try:
         with mock_aws():
             yield boto3.client("ssm", region_name="us-east-1")
     finally:
         parameters.clear_caches()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def test_tokens_come_from_a_secure_string_parameter(ssm: object) -> None:
