@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from taskchain import chain, engine, report, runner, views
+from taskchain import __version__, chain, engine, report, runner, views
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.errors import (
     InvalidRequestError,
@@ -22,7 +23,9 @@ from taskchain.requests import ChainRequest, SkipIn, SubmitIn, parse
 from taskchain.store import SessionStore
 from taskchain.templates import catalogue
 
-VERSION = "0.1.0"
+VERSION = __version__
+# Powertools' Logger(service="taskchain") is this same logger in Lambda: records come out as JSON.
+_log = logging.getLogger("taskchain")
 
 
 class Service:
@@ -108,7 +111,8 @@ class Service:
             return self.run(payload, tenant=tenant, end_user=end_user)
         except TaskchainError as exc:
             return exc.to_body(language)
-        except Exception:
+        except Exception:  # the original contract never raises: the trace goes to the log only
+            _log.exception("one-shot run failed unexpectedly")
             return internal_error_body(language)
 
     # --- guided sessions -------------------------------------------------------------

@@ -579,7 +579,7 @@ def test_numbers_as_strings_are_accepted() -> None:
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_internal_error_never_leaks_its_detail(
-    monkeypatch: pytest.MonkeyPatch, language: str
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, language: str
 ) -> None:
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret detail")
@@ -598,3 +598,7 @@ def test_internal_error_never_leaks_its_detail(
     assert "Traceback" not in text
     assert "RuntimeError" not in text
     assert bool(HAN.search(response["error"])) == (language == "zh")
+    # ... while the operator's log keeps the whole story
+    logged = [r for r in caplog.records if r.name == "taskchain" and r.exc_info]
+    assert logged, "the unexpected error was not logged"
+    assert "secret detail" in str(logged[0].exc_info[1])
