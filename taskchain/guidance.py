@@ -100,9 +100,9 @@ def guide(session: Session, step_id: str, registry: CapabilityRegistry) -> StepG
 
 
 def instantiate(question: str, target: str, language: str) -> str:
-    """A checklist question with ``{target}`` filled in (quoted in Chinese: 「target」)."""
+    """A checklist question with ``{target}`` filled in, quoted (“target” / 「target」)."""
     if language == "en":
-        return question.replace("{target}", target)
+        return question.replace("{target}", f"“{target}”")
     return re.sub(r"\s*\{target\}\s*", f"「{target}」", question)
 
 
