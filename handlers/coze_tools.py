@@ -43,6 +43,7 @@ class ErrorDetails(BaseModel):
     limit: int | None = None
     cycle: list[str] | None = None
     retry_after: float | None = None
+    reason: str | None = None
 
 
 class Envelope(BaseModel):
@@ -60,6 +61,12 @@ class Envelope(BaseModel):
         None, description="错误说明：出了什么问题、怎样改正（what went wrong and how to fix it）"
     )
     details: ErrorDetails | None = Field(None, description="错误的结构化细节（error details）")
+
+
+_STATUS_DOC = (
+    "会话状态：active 进行中；completed 全部步骤完成；completed_with_gaps 已结束但有步骤被跳过或失败；"
+    "failed 没有步骤完成，或按设置在失败后停止。只有 active 可以继续提交（session status）"
+)
 
 
 class Progress(BaseModel):
@@ -95,7 +102,7 @@ class SessionOut(Envelope):
 
     session_id: str = Field(description="会话 ID，后续调用都要带上（session id）")
     version: int = Field(description="会话版本，每次修改加 1（session version）")
-    status: str = Field(description="会话状态：active、completed 或 failed（status）")
+    status: str = Field(description=_STATUS_DOC)
     task_type: str = Field(description="任务类型（task type）")
     target: str = Field(description="目标（goal）")
     language: str = Field(description="输出语言 zh 或 en（language）")
@@ -131,7 +138,7 @@ class SubmitOut(Envelope):
         description="逐条检查结果，passed=false 的要按 hint 修改（check results）"
     )
     version: int = Field(description="会话新版本（new session version）")
-    status: str = Field(description="会话状态（session status）")
+    status: str = Field(description=_STATUS_DOC)
     progress: Progress = Field(description="各状态的步骤数（step counts）")
     newly_ready: list[str] = Field(description="本次提交后新就绪的步骤 ID（newly ready steps）")
     ready_steps: list[StepGuidance] = Field(
@@ -143,7 +150,7 @@ class ReportOut(Envelope):
     """A report: Markdown (the default on Coze) or the JSON fields."""
 
     session_id: str = Field(description="会话 ID（session id）")
-    partial: bool = Field(description="true 表示会话未完成，这是部分报告（partial report）")
+    partial: bool = Field(description="true 表示还有步骤未结束，这是部分报告（partial report）")
     markdown: str | None = Field(
         None, description="format=markdown 时的完整报告，可直接展示（the report as Markdown）"
     )
@@ -160,7 +167,11 @@ class ReportOut(Envelope):
     )
     quality_metrics: QualityMetrics | None = Field(None, description="质量指标（quality metrics）")
     gaps: list[Gap] | None = Field(None, description="缺口：跳过、失败或未覆盖的部分（gaps）")
-    status: str | None = Field(None, description="会话状态（session status）")
+    status: str | None = Field(None, description=_STATUS_DOC)
+    content: Literal["outline", "answers"] | None = Field(
+        None,
+        description="outline 表示各步骤只是待填写的提纲、没有结论；answers 表示真实作答（outline or answers）",
+    )
     language: str | None = Field(None, description="报告语言（language）")
     generated_at: float | None = Field(None, description="生成时间，Unix 秒（generated at）")
 
@@ -192,6 +203,10 @@ class ExecutionSummary(BaseModel):
 class RunOut(Envelope):
     """A whole chain run in one call (the original plugin's response)."""
 
+    content: Literal["outline", "answers"] = Field(
+        description="outline 表示内置执行器只写了待填写的提纲、没有结论，需要逐步作答；"
+        "answers 表示各步骤是真实作答（outline: questions to answer, no findings）"
+    )
     session_id: str = Field(description="会话 ID（session id）")
     task_type: str = Field(description="任务类型（task type）")
     target: str = Field(description="目标（goal）")
@@ -242,13 +257,14 @@ OPERATION_DOCS: Mapping[str, tuple[str, str]] = {
         "开始一个引导式任务链：用户提出需要分步完成的目标时首先调用，返回 session_id 和第一批 ready_steps",
         "开始引导式会话（start a guided session）。用户给出一个需要分步完成的目标（分析、创作、教学、研究或自定义）时首先调用。"
         "返回 session_id、version 和 ready_steps：每个就绪步骤带有 instructions（写作指引）、checklist（检查清单）、"
-        "required_sections（必须包含的小节标题）和 min_length / max_length。接着为每个就绪步骤写出完整产出并调用 submitStep。"
+        "required_sections（必须包含的小节标题）、min_length / max_length 和 rules（提交后逐条检查的规则）。"
+        "接着为每个就绪步骤写出完整产出并调用 submitStep。"
         "Call this first when the user states a goal; then write each ready step and submit it with submitStep.",
     ),
     "submitStep": (
         "写完一个就绪步骤的完整产出后调用，提交并接受检查；accepted=false 时按 feedback 的 hint 修改后重新提交同一步骤",
         "提交 ready_steps 中一个步骤的完整产出（submit a ready step's output）。产出要遵循该步骤的 instructions、"
-        "checklist 和 required_sections（用 Markdown 二级标题组织小节），并覆盖 focus_areas。返回 accepted："
+        "checklist 和 required_sections（用 Markdown 二级标题组织小节），覆盖 focus_areas，并满足 rules 中的每条规则。返回 accepted："
         "true 表示通过，继续处理返回的 ready_steps；false 表示被退回，按 feedback 中 passed=false 各条的 hint 修改后"
         "再次提交同一步骤（attempts_left 为剩余次数）。不要提交未就绪的步骤，也不要跳步。"
         "When accepted=false, fix the output per each failed check's hint and resubmit the same step.",
@@ -266,10 +282,11 @@ OPERATION_DOCS: Mapping[str, tuple[str, str]] = {
         "Use only when the user agrees or the step truly cannot be done.",
     ),
     "getReport": (
-        "获取会话报告（默认 Markdown，每条结论注明来源步骤）；status 为 completed 后调用并把报告呈现给用户",
-        "生成会话报告（get the report）。status 为 completed 后调用；进行中调用得到部分报告（partial=true）。"
+        "获取会话报告（默认 Markdown，每条结论注明来源步骤）；status 不再是 active 后调用并把报告呈现给用户",
+        "生成会话报告（get the report）。status 不再是 active（completed、completed_with_gaps 或 failed）后调用；"
+        "进行中调用得到部分报告（partial=true）。"
         "默认 format=markdown，返回可直接展示的 markdown，关键发现和建议都注明来自哪个步骤；format=json 返回结构化字段。"
-        "Call it when the session is completed and show the markdown, with its step references, to the user.",
+        "Call it when the session is no longer active and show the markdown, with its step references, to the user.",
     ),
     "listSessions": (
         "列出当前用户的会话（最新在前）；用户想继续以前的任务但不知道 session_id 时调用",
@@ -321,8 +338,11 @@ FIELD_DOCS: Mapping[str, Mapping[str, str]] = {
         "min_length": "产出最少字数（minimum length）",
         "max_length": "产出最多字数（maximum length）",
         "required_sections": "必须包含的小节标题（required section titles）",
-        "require_focus_areas": "是否要求提到每个关注点（require the focus areas）",
-        "max_similarity": "与之前产出的最大相似度，0 到 1（maximum similarity to earlier outputs）",
+        "require_focus_areas": "是否要求具体讨论每个关注点，默认要求（require each focus area to be discussed）",
+        "max_similarity": "与任一已完成步骤产出的实词重合比例上限，0 到 1，默认 0.65"
+        "（maximum share of content words shared with an earlier output）",
+        "skip_rules": "这一步关闭的检查规则 ID：focus_area、on_topic、no_filler、no_internal_repeat、"
+        "language、not_repeat，或所用能力的检查（如 risks_rated）（rule ids switched off for this step）",
         "json_schema": "产出须符合的 JSON Schema（a JSON Schema the output must match）",
     },
     "LearningStepIn": {
@@ -339,7 +359,7 @@ FIELD_DOCS: Mapping[str, Mapping[str, str]] = {
         "session_id": "startSession 返回的会话 ID（session id）",
         "step_id": "要提交的步骤 ID，必须是 ready_steps 中的一个（step id from ready_steps）",
         "output": "本步骤的完整输出（Markdown，按 required_sections 的标题组织小节，覆盖 checklist 和 focus_areas，"
-        "长度在 min_length 与 max_length 之间）（the step's full output, in Markdown sections）",
+        "满足 rules 中的每条规则）（the step's full output, in Markdown sections, meeting every rule）",
         "expected_version": "可选：上次返回的 version，用于防止并发覆盖（optional: the version you last saw）",
     },
     "SkipStep": {
@@ -371,6 +391,16 @@ FIELD_DOCS: Mapping[str, Mapping[str, str]] = {
         "min_length": "最少字数（minimum length）",
         "max_length": "最多字数（maximum length）",
         "context": "所依赖步骤的产出摘要（digests of the steps this one depends on）",
+        "rules": "提交后逐条检查的规则，全部通过才算完成；instructions 中以“- [规则 ID] 说明”列出"
+        "（the rules the output is checked against, all of which must pass）",
+    },
+    "Rule": {
+        "rule": "规则 ID，与 feedback 中的 rule 对应（rule id, as in feedback）",
+        "kind": "规则类型（rule kind）",
+        "severity": "error 表示不通过就会被退回（severity: error rejects the output）",
+        "description": "怎样算通过，用会话语言写明（what passes, in the session's language）",
+        "section": "规则针对的小节标题（the section the rule judges）",
+        "area": "关注点（the focus area）",
     },
 }
 

@@ -59,7 +59,7 @@ def register(route: RouteTable, service: Service) -> None:
         "GET",
         "/v1/capabilities",
         operation_id="listCapabilities",
-        summary="The standard capabilities",
+        summary="The built-in capabilities, the ten standard ones first",
         tags=["catalogue"],
     )
     def capabilities(

@@ -49,7 +49,11 @@ def outcome(operation: str, body: Mapping[str, Any]) -> None:
         count("SessionsStarted")
     elif operation == "submit":
         count("StepsAccepted" if body.get("accepted") else "StepsRejected")
-    if operation in ("submit", "skip") and body.get("status") == "completed":
+    # A chain that ran to its end, gaps and all (as a one-shot run's success counts it).
+    if operation in ("submit", "skip") and body.get("status") in (
+        "completed",
+        "completed_with_gaps",
+    ):
         count("ChainsCompleted")
     if operation == "run" and body.get("success"):
         count("ChainsCompleted")

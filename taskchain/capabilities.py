@@ -1,4 +1,8 @@
-"""The capability registry: the ten standard capabilities and the ones a request defines inline."""
+"""The capability registry: the built-in capabilities and the ones a request defines inline.
+
+The built-in ones are the ten standard capabilities (理解分析 … 结果整合), in that order, followed
+by the ones the creative, education and research template steps use.
+"""
 
 from __future__ import annotations
 
@@ -85,7 +89,7 @@ class CapabilityRegistry:
 
     @classmethod
     def builtin(cls) -> CapabilityRegistry:
-        """The registry of the ten standard capabilities, loaded and validated once.
+        """The registry of the built-in capabilities (the ten standard ones first), loaded once.
 
         Returns
         -------

@@ -13,7 +13,7 @@ from taskchain.limits import DEFAULT_MAX_ATTEMPTS
 from taskchain.models import ChainConfig, ChainDefinition, StepSpec, ValidationRules
 from taskchain.requests import ChainRequest, CustomStepIn
 from taskchain.templates import load_template
-from taskchain.validation import compiled_schema
+from taskchain.validation import SKIPPABLE, compiled_schema
 
 
 def build(request: ChainRequest) -> tuple[ChainDefinition, CapabilityRegistry]:
@@ -95,10 +95,11 @@ def _custom_step(index: int, step: CustomStepIn, registry: CapabilityRegistry) -
         try:
             compiled_schema(json.dumps(rules.json_schema, sort_keys=True))
         except fastjsonschema.JsonSchemaDefinitionException as exc:
-            raise chain_error(
-                f"步骤 {step_id} 的 json_schema 无效：{exc}",
+            raise chain_error(  # the validator's English words go in details, not the message
+                f"步骤 {step_id} 的 json_schema 不是有效的 JSON Schema（原因见 details.reason）",
                 f"step {step_id} has an invalid json_schema: {exc}",
                 step_id=step_id,
+                reason=str(exc),
             ) from None
     if (
         rules.min_length is not None
@@ -109,6 +110,18 @@ def _custom_step(index: int, step: CustomStepIn, registry: CapabilityRegistry) -
             f"步骤 {step_id} 的 min_length 大于 max_length",
             f"step {step_id} has min_length greater than max_length",
             step_id=step_id,
+        )
+    switchable = SKIPPABLE | {c.rule for n in capabilities for c in registry.resolve(n).checks}
+    unknown = [r for r in rules.skip_rules if r not in switchable]
+    if unknown:
+        raise chain_error(
+            f"步骤 {step_id} 的 skip_rules 含有不能关闭的规则：{'、'.join(unknown)}"
+            f"（可关闭：{'、'.join(sorted(switchable))}）",
+            f"step {step_id}: skip_rules names rules that cannot be switched off: "
+            f"{', '.join(unknown)} (possible: {', '.join(sorted(switchable))})",
+            step_id=step_id,
+            unknown=unknown,
+            allowed=sorted(switchable),
         )
     return StepSpec(
         id=step_id,

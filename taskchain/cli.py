@@ -54,19 +54,27 @@ Handler = Callable[[Service, Args], int]
 # --- input ------------------------------------------------------------------------------
 
 
+def _names(source: str) -> tuple[str, str]:
+    """How messages name ``source`` in Chinese (spaced from the words that follow) and English."""
+    return ("标准输入", "stdin") if source == "-" else (f"{source} ", source)
+
+
 def _read(source: str) -> str:
     """The UTF-8 text of a file, or of stdin for ``-``; ``UNREADABLE_INPUT`` otherwise."""
-    zh, en = ("标准输入", "stdin") if source == "-" else (source, source)
+    zh, en = _names(source)
     try:
         if source == "-":
             return sys.stdin.buffer.read().decode("utf-8-sig")
         return Path(source).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         problem = ("不是 UTF-8 文本", "is not UTF-8 text")
-    except OSError as exc:
-        problem = (f"无法读取（{exc.strerror}）", f"cannot be read ({exc.strerror})")
+    except OSError as exc:  # the system's words are English: the Chinese message names the case
+        why = ("不存在" if isinstance(exc, FileNotFoundError) else "是一个目录，不是文件"
+               if isinstance(exc, IsADirectoryError) else "没有读取权限"
+               if isinstance(exc, PermissionError) else "无法读取")  # fmt: skip
+        problem = (why, f"cannot be read ({exc.strerror})")
     raise InvalidRequestError(
-        f"{zh} {problem[0]}", f"{en} {problem[1]}", code="UNREADABLE_INPUT", details={"source": en}
+        f"{zh}{problem[0]}", f"{en} {problem[1]}", code="UNREADABLE_INPUT", details={"source": en}
     )
 
 
@@ -76,9 +84,9 @@ def _read_json(source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        zh, en = ("标准输入", "stdin") if source == "-" else (source, source)
+        zh, en = _names(source)
         raise InvalidRequestError(
-            f"{zh} 不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）",
+            f"{zh}不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列）",
             f"{en} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             code="INVALID_JSON",
             details={"source": en, "line": exc.lineno, "column": exc.colno},
@@ -231,7 +239,7 @@ _COMMANDS: tuple[tuple[str, Handler, str, tuple[tuple[tuple[str, ...], dict[str,
         _arg("--search", metavar="S", help="text in the key, name, description or tags"),
         _arg("--category", metavar="C"))),
     ("capabilities", _command(lambda s, a: s.capabilities(language=a.language or "zh"), render_capabilities),
-     "the ten standard capabilities (标准能力)", ()),
+     "the capabilities: the ten standard ones and the template ones (能力)", ()),
 )  # fmt: skip
 
 

@@ -81,7 +81,8 @@ def render_submit(args: Args, view: Body) -> str:
         retry = t(
             lang, f"还可尝试 {left} 次，修改后重新提交：", f"{left} attempts left; resubmit: "
         )
-        lines.append(f"{retry}{prog(args, 'submit')} {sid} {step_id} --file ...")
+        again = f"{prog(args, 'submit')} {sid} {step_id} --file ... --expected-version {view['version']}"
+        lines.append(retry + again)
     elif view["step_state"] == "failed":
         lines.append(t(lang, "尝试次数已用尽，该步骤失败。", "No attempts left: the step failed."))
     lines += guidance(args, view, skip=step_id)
@@ -126,7 +127,13 @@ def render_templates(args: Args, body: Body) -> str:
 
 def render_capabilities(args: Args, body: Body) -> str:
     lang, count = args.language, body["count"]
-    lines = [t(lang, f"{count} 项标准能力：", f"{count} standard capabilities:")]
+    lines = [
+        t(
+            lang,
+            f"{count} 项能力（前 10 项为标准能力，其余用于模板步骤）：",
+            f"{count} capabilities (the first 10 are the standard ones, the rest serve template steps):",
+        )
+    ]
     for i, c in enumerate(body["capabilities"], 1):
         sections = t(lang, "、", ", ").join(c["sections"])
         lines.append(f"{i:>2}. {c['title']} ({c['key']}): {c['purpose']}")

@@ -9,7 +9,7 @@ from taskchain.capabilities import CapabilityRegistry
 from taskchain.errors import ConflictError, NotFoundError
 from taskchain.graph import descendants, eligible
 from taskchain.limits import SUMMARY_CHARS
-from taskchain.models import ChainDefinition, Feedback, Session, StepRecord
+from taskchain.models import ChainDefinition, Feedback, Session, SessionStatus, StepRecord
 from taskchain.states import FINISHED, StepState, check_transition
 from taskchain.text import first_sentence
 from taskchain.validation import check
@@ -173,10 +173,17 @@ def skip(
     now: float,
     expected_version: int | None = None,
 ) -> Session:
-    """Skip an unfinished step; it is reported as a gap, and its dependents may go on."""
-    record = _known(session, step_id, expected_version)
-    if record.finished:
-        raise _already_done(session, step_id, record)
+    """Skip a ready step; it is reported as a gap, and its dependents may go on.
+
+    Raises
+    ------
+    NotFoundError
+        ``STEP_NOT_FOUND``.
+    ConflictError
+        ``SESSION_CLOSED``, ``STALE_VERSION``, ``STEP_ALREADY_DONE`` or ``STEP_NOT_READY`` (a
+        pending step cannot be skipped ahead of time; the ready steps are in ``details``).
+    """
+    record = _workable(session, step_id, expected_version, skipping=True)
     version = session.version + 1
     records = dict(session.records)
     records[step_id] = record.model_copy(
@@ -193,13 +200,20 @@ def skip(
 # --- internals ---------------------------------------------------------------------------
 
 
+# How a closed session is named in a Chinese message ("会话已完成，…").
+_CLOSED_ZH = {
+    "completed": "完成",
+    "completed_with_gaps": "结束（有步骤被跳过或失败）",
+    "failed": "终止",
+}
+
+
 def _known(session: Session, step_id: str, expected_version: int | None) -> StepRecord:
     """The step's record, after the session-level checks (closed, unknown step, stale)."""
-    zh_status = {"completed": "已完成", "failed": "已终止"}
     if session.status != "active":
         raise ConflictError(
-            f"会话已{zh_status.get(session.status, '关闭')}，不能再修改",
-            f"the session is {session.status} and can no longer change",
+            f"会话已{_CLOSED_ZH.get(session.status, '关闭')}，不能再修改",
+            f"the session is {session.status.replace('_', ' ')} and can no longer change",
             code="SESSION_CLOSED",
             details={"session_id": session.session_id, "status": session.status},
         )
@@ -226,16 +240,20 @@ def _known(session: Session, step_id: str, expected_version: int | None) -> Step
     return session.record(step_id)
 
 
-def _workable(session: Session, step_id: str, expected_version: int | None) -> StepRecord:
-    """The record of a step that can take a submission now."""
+def _workable(
+    session: Session, step_id: str, expected_version: int | None, *, skipping: bool = False
+) -> StepRecord:
+    """The record of a ready step: one that can take a submission (or be skipped) now."""
     record = _known(session, step_id, expected_version)
     if record.finished:
         raise _already_done(session, step_id, record)
     if record.state is not StepState.READY:
         ready = ready_steps(session)
+        verb_zh, verb_en = ("跳过", " to be skipped") if skipping else ("提交", "")
         raise ConflictError(
-            f"步骤 {step_id} 还不能提交：请先完成 {', '.join(ready) or '前置步骤'}",
-            f"step {step_id} is not ready: finish {', '.join(ready) or 'its dependencies'} first",
+            f"步骤 {step_id} 还不能{verb_zh}：请先完成 {', '.join(ready) or '前置步骤'}",
+            f"step {step_id} is not ready{verb_en}: finish "
+            f"{', '.join(ready) or 'its dependencies'} first",
             code="STEP_NOT_READY",
             details={"step_id": step_id, "ready_steps": ready},
         )
@@ -267,7 +285,7 @@ def _settle(
 ) -> Session:
     """Apply the failure policy, make the next steps ready and work out the session status."""
     definition = session.definition
-    status = session.status
+    status: SessionStatus = session.status
     if failed:
         if definition.config.continue_on_failure:
             reason = (
@@ -291,7 +309,7 @@ def _settle(
     if status == "active":
         records, _ = _advance(definition, records, version=version, now=now)
         if all(r.state in FINISHED for r in records.values()):
-            status = "completed"
+            status = _ended(records)
     return session.model_copy(
         update={"records": records, "version": version, "status": status, "updated_at": now}
     )
@@ -317,6 +335,18 @@ def _advance(
             )
             made.append(step_id)
     return records, made
+
+
+def _ended(records: dict[str, StepRecord]) -> SessionStatus:
+    """The status of a chain whose steps have all finished: what it says about them.
+
+    ``completed`` when every step was completed, ``failed`` when none was, and
+    ``completed_with_gaps`` when some were skipped or failed.
+    """
+    completed = sum(1 for r in records.values() if r.state is StepState.COMPLETED)
+    if completed == len(records):
+        return "completed"
+    return "completed_with_gaps" if completed else "failed"
 
 
 def _newly_ready(old: Session, new: Session) -> tuple[str, ...]:

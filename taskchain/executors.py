@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,9 +36,6 @@ class Executor(Protocol):
     def execute(self, task: StepTask) -> str:
         """Return the step's output text (Markdown)."""
         ...
-
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 class BuiltinExecutor:
@@ -128,10 +124,17 @@ class BuiltinExecutor:
                     f"{i}. （待填写第 {i} 项）" if zh else f"{i}. (item {i} to fill in)"
                     for i in range(1, check.count + 1)
                 ]
-            elif check.kind == "keywords" and title == cap.sections[0].title.get(language):
-                words = [w for w in check.keywords if bool(_CJK.search(w)) == zh][: check.count]
-                if words:
-                    out.append(
-                        ("- 推理框架：" if zh else "- Reasoning frame: ") + " … ".join(words) + " …"
-                    )
+            elif check.kind == "reasoning" and section and section.title.get(language) == title:
+                out.append(
+                    "- 推理链：前提 → 推论 → 结论（待填写）"
+                    if zh
+                    else "- Chain of reasoning: premises → inference → conclusion (to fill in)"
+                )
+            elif check.kind == "mentions" and section and section.title.get(language) == title:
+                words = [next((w for w in g if w.isascii() != zh), g[0]) for g in check.groups]
+                out.append(
+                    f"- 为每项写明：{'、'.join(words)}（待填写）"
+                    if zh
+                    else f"- For each, state: {', '.join(words)} (to fill in)"
+                )
         return out

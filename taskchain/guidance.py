@@ -8,10 +8,10 @@ from pydantic import BaseModel
 
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.limits import DIGEST_CHARS_PER_STEP, DIGEST_TOTAL_CHARS
-from taskchain.models import Session, StepSpec
+from taskchain.models import Rule, Session, StepSpec
 from taskchain.states import StepState
 from taskchain.text import shorten
-from taskchain.validation import length_bounds, required_sections
+from taskchain.validation import length_bounds, required_sections, rules_for
 
 _DEPTH_NAMES = {
     "basic": ("基础", "basic"),
@@ -29,8 +29,6 @@ _RIGOUR = {
         "Give at least one counter-argument or limitation and say how to deal with it.",
     ),
 }
-# Checklist items per capability at the basic depth; deeper levels use them all.
-_BASIC_ITEMS = 3
 
 
 class ContextItem(BaseModel):
@@ -60,6 +58,7 @@ class StepGuidance(BaseModel):
     context: list[ContextItem]
     attempts: int
     max_attempts: int
+    rules: list[Rule]
     json_schema: dict[str, object] | None = None
 
 
@@ -76,7 +75,8 @@ def guide(session: Session, step_id: str, registry: CapabilityRegistry) -> StepG
     context = _context(session, step)
     record = session.record(step_id)
     position = [s.id for s in definition.steps].index(step_id) + 1
-    instructions = _instructions(session, step, position, checklist, sections, (low, high), context)
+    rules = list(rules_for(definition, step, registry))
+    instructions = _instructions(session, step, position, checklist, sections, rules, context)
     return StepGuidance(
         step_id=step.id,
         name=step.name,
@@ -95,6 +95,7 @@ def guide(session: Session, step_id: str, registry: CapabilityRegistry) -> StepG
         context=context,
         attempts=record.attempts,
         max_attempts=step.max_attempts,
+        rules=rules,
         json_schema=step.validation_rules.json_schema,
     )
 
@@ -113,9 +114,8 @@ def _checklist(session: Session, step: StepSpec, registry: CapabilityRegistry) -
     target = session.definition.target
     items: list[str] = []
     for name in step.capabilities:
+        # Every depth asks every question: each required section has a question that leads to it.
         questions = registry.resolve(name).checklist.get(lang)
-        if config.depth == "basic":
-            questions = questions[:_BASIC_ITEMS]
         items.extend(instantiate(q, target, lang) for q in questions)
     if not items:
         items.append(
@@ -130,9 +130,10 @@ def _checklist(session: Session, step: StepSpec, registry: CapabilityRegistry) -
         )
     for area in config.focus_areas:
         items.append(
-            f"就「{area}」：说明它在「{step.name}」这一步中的具体影响，并给出依据。"
+            f"关注点「{area}」：在这一步里它具体意味着什么？写出相关的事实、数字或做法。"
             if lang != "en"
-            else f"On '{area}': state its concrete bearing on '{step.name}', with reasons."
+            else f"Focus area '{area}': what does it concretely mean in this step? Give the facts, "
+            "figures or actions involved."
         )
     if config.depth == "comprehensive":
         items.extend(_RIGOUR["en" if lang == "en" else "zh"])
@@ -150,7 +151,7 @@ def _context(session: Session, step: StepSpec) -> list[ContextItem]:
         dep = session.definition.step(dep_id)
         record = session.record(dep_id)
         if record.state is StepState.COMPLETED and record.output:
-            digest = shorten(record.output, per_step)
+            digest = shorten(prose(record.output, lang), per_step)
         else:
             reason = record.reason or ""
             digest = (
@@ -169,16 +170,57 @@ def _context(session: Session, step: StepSpec) -> list[ContextItem]:
     return out
 
 
+def prose(markdown: str, language: str) -> str:
+    """``markdown`` as running text: headings become labels, list items and table rows clauses.
+
+    Emphasis marks and table header rows are dropped, so the digest reads as plain sentences.
+    """
+    colon, sep = ("：", "；") if language != "en" else (": ", "; ")
+    lines = markdown.replace("**", "").replace("__", "").splitlines()
+    parts: list[str] = []
+    for i, raw in enumerate(lines):
+        line = raw.strip()
+        if not line or _TABLE_RULE.fullmatch(line):
+            continue
+        if line.startswith("|"):
+            if i + 1 < len(lines) and _TABLE_RULE.fullmatch(lines[i + 1].strip()):
+                continue  # a table's header row
+            line = (", " if language == "en" else "，").join(
+                c.strip() for c in line.strip("|").split("|") if c.strip()
+            )
+        heading = re.match(r"^#{1,6}\s*(.+?)\s*#*$", line)
+        if heading:
+            parts.append(heading.group(1).strip() + colon)
+            continue
+        parts.append(re.sub(r"^(?:[-*+•·]|\d{1,3}[.)、])\s*", "", line))
+    text = ""
+    for part in parts:
+        if (
+            not text
+            or text.endswith((colon, colon.strip()))
+            or text.endswith(("。", "；", ";", "！", "？"))
+        ):
+            text += part
+        elif text.endswith((".", "!", "?")):
+            text += " " + part
+        else:
+            text += sep + part
+    return text
+
+
+_TABLE_RULE = re.compile(r"\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?")
+
+
 def _instructions(
     session: Session,
     step: StepSpec,
     position: int,
     checklist: list[str],
     sections: list[str],
-    bounds: tuple[int, int],
+    rules: list[Rule],
     context: list[ContextItem],
 ) -> str:
-    """The guidance as one text, in the session's language."""
+    """The guidance as one text, in the session's language: task, questions, rules, context."""
     definition = session.definition
     config = definition.config
     total = len(definition.steps)
@@ -187,33 +229,27 @@ def _instructions(
     lines: list[str] = []
     if zh:
         lines.append(f"总目标：{definition.target}")
-        lines.append(f"当前步骤（{position}/{total}）：{step.name}")
+        lines.append(f"当前步骤（{position}/{total}）：{step.name}（深度：{depth_name}）")
         if step.description:
             lines.append(f"本步骤要做什么：{step.description}")
-        lines.append(f"深度：{depth_name}，篇幅约 {bounds[0]}–{bounds[1]} 字（英文按词计）。")
-        lines.append("请逐条回答以下问题，不要跳过：")
+        lines.append("请围绕总目标逐条回答以下问题，不要跳过：")
     else:
         lines.append(f"Goal: {definition.target}")
-        lines.append(f"Current step ({position}/{total}): {step.name}")
+        lines.append(f"Current step ({position}/{total}): {step.name} (depth: {depth_name})")
         if step.description:
             lines.append(f"What this step is for: {step.description}")
-        lines.append(f"Depth: {depth_name}, about {bounds[0]}-{bounds[1]} words.")
-        lines.append("Answer each of these questions; skip none:")
+        lines.append("Answer each of these questions about the goal; skip none:")
     lines.extend(f"{i}. {item}" for i, item in enumerate(checklist, 1))
     if sections:
         lines.append(
-            "输出必须包含以下小节，每节以 Markdown 标题开头（例如“## 标题”）："
+            "输出按以下小节组织（标题写法不限：“## 标题”、加粗行、“一、标题”或“标题：”都可以；"
+            "也可以另加小节或子标题，例如专门讨论某个关注点）："
             if zh
-            else "The output must contain these sections, each under a Markdown heading ('## Title'):"
+            else "Organise the output in these sections (any title style: '## Title', a bold "
+            "line, or 'Title:'; extra sections and sub-headings are fine, e.g. one per focus "
+            "area):"
         )
         lines.extend(f"- {title}" for title in sections)
-    if config.focus_areas:
-        areas = "、".join(config.focus_areas) if zh else ", ".join(config.focus_areas)
-        lines.append(
-            f"必须逐一点名并覆盖这些关注点：{areas}"
-            if zh
-            else f"Name and cover each focus area: {areas}"
-        )
     if step.validation_rules.json_schema is not None:
         lines.append(
             "以符合给定 json_schema 的 JSON 输出（可放在 ```json 代码块中）。"
@@ -227,6 +263,12 @@ def _instructions(
             else "Results of earlier steps (build on them; do not restate them):"
         )
         lines.extend(f"- [{c.name}] {c.digest}" for c in context)
+    lines.append(
+        "提交后按以下规则逐条检查，全部满足才算通过（只检查这些）："
+        if zh
+        else "Your output is checked against these rules, and only these; all must hold:"
+    )
+    lines.extend(f"- [{r.rule}] {r.description}" for r in rules if r.severity == "error")
     lines.append(
         "只写本步骤的内容；完成后提交，系统会检查并给出反馈。"
         if zh

@@ -17,6 +17,6 @@ MAX_CAPABILITIES_PER_STEP = 6
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_MAX_ATTEMPTS = 10
 # Guidance carries a digest of the steps a step depends on; bounded so a 20-step chain stays small.
-DIGEST_CHARS_PER_STEP = 300
+DIGEST_CHARS_PER_STEP = 500
 DIGEST_TOTAL_CHARS = 1500
 SUMMARY_CHARS = 160

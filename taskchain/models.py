@@ -13,7 +13,7 @@ Language = Literal["zh", "en"]
 Depth = Literal["basic", "detailed", "comprehensive"]
 ExecutionMode = Literal["sequential", "parallel"]
 TaskType = Literal["analysis", "creative", "education", "research", "custom"]
-SessionStatus = Literal["active", "completed", "failed"]
+SessionStatus = Literal["active", "completed", "completed_with_gaps", "failed"]
 Severity = Literal["error", "warning", "info"]
 SectionRole = Literal["context", "detail", "finding", "recommendation"]
 
@@ -65,17 +65,21 @@ class SectionSpec(Frozen):
 class CheckSpec(Frozen):
     """A check a capability adds to the output of every step that uses it.
 
-    ``min_items``: the section ``section`` lists at least ``count`` items (bullets or numbers).
-    ``keywords``: the output uses at least ``count`` of ``keywords`` (either language).
+    ``min_items``: the section ``section`` holds at least ``count`` separate items (list items,
+    numbered lines, table rows, sub-headings or an enumeration in prose).
+    ``mentions``: the section (or the whole output) names each group of ``groups`` at least once
+    (a group is a set of alternative words in either language).
+    ``reasoning``: the section shows at least ``count`` explicit reasoning links (premises followed
+    by what they imply, ``→`` chains, if-then or cause-effect sentences).
     """
 
-    kind: Literal["min_items", "keywords"]
+    kind: Literal["min_items", "mentions", "reasoning"]
     rule: str
     section: str | None = None
     count: int = 1
-    keywords: tuple[str, ...] = ()
-    message: Localized
-    hint: Localized
+    groups: tuple[tuple[str, ...], ...] = ()
+    with_figures: bool = False  # min_items: only items that carry a figure (a time, amount, target)
+    hint: Localized | None = None
 
 
 class Capability(Frozen):
@@ -99,7 +103,8 @@ class ValidationRules(Frozen):
     max_length: int | None = Field(default=None, ge=1)
     required_sections: tuple[str, ...] | None = None
     require_focus_areas: bool = True
-    max_similarity: float = Field(default=0.85, gt=0, le=1)
+    max_similarity: float = Field(default=0.65, gt=0, le=1)
+    skip_rules: tuple[str, ...] = ()  # rule ids switched off for this step (see rules.SKIPPABLE)
     json_schema: dict[str, Any] | None = None
 
 
@@ -143,6 +148,49 @@ class ChainDefinition(Frozen):
         return None
 
 
+RuleKind = Literal[
+    "length",
+    "section",
+    "min_items",
+    "mentions",
+    "reasoning",
+    "focus_area",
+    "on_topic",
+    "no_filler",
+    "no_internal_repeat",
+    "language",
+    "not_repeat",
+    "json_schema",
+]
+
+
+class Rule(Frozen):
+    """One rule a step's output is judged by, stated before the output is written.
+
+    ``rule`` is the id that feedback entries carry; ``description`` says in the session's
+    language what passes. The other fields are the rule's parameters (unset ones are omitted
+    when the rule is shown).
+    """
+
+    rule: str
+    kind: RuleKind
+    severity: Severity = "error"
+    description: str
+    section: str | None = None  # a section title, in the session's language
+    aliases: tuple[str, ...] | None = None  # other titles the section is recognised by
+    min_items: int | None = None
+    with_figures: bool | None = None
+    min_units: int | None = None
+    max_units: int | None = None
+    min_links: int | None = None
+    area: str | None = None
+    terms: tuple[str, ...] | None = None
+    min_share: float | None = None
+    max_share: float | None = None
+    max_similarity: float | None = None
+    groups: tuple[tuple[str, ...], ...] | None = None
+
+
 class Feedback(Frozen):
     """The verdict of one objective check on a submitted output."""
 
@@ -180,7 +228,12 @@ class StepRecord(Frozen):
 
 
 class Session(Frozen):
-    """A chain being worked through, scoped to a tenant, versioned for optimistic concurrency."""
+    """A chain being worked through, scoped to a tenant, versioned for optimistic concurrency.
+
+    ``status`` is ``active`` while steps remain; once every step has finished it is ``completed``
+    (all completed), ``completed_with_gaps`` (some skipped or failed) or ``failed`` (none
+    completed). A failed step also makes it ``failed`` when ``continue_on_failure`` is false.
+    """
 
     session_id: str
     tenant: str

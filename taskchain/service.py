@@ -223,7 +223,7 @@ class Service:
         return {"success": True, "templates": items, "count": len(items)}
 
     def capabilities(self, *, language: str = "zh") -> dict[str, Any]:
-        """The standard capabilities and their guidance."""
+        """The built-in capabilities (the ten standard ones first) and their guidance."""
         registry = CapabilityRegistry.builtin()
         return {
             "success": True,

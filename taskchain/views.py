@@ -93,13 +93,35 @@ def briefing(session: Session, finished: list[dict[str, Any]], ready: list[str])
         )
     if ready:
         lines.append(("下一步：" if zh else "Next: ") + ", ".join(ready))
-    elif session.status == "completed":
+    elif session.status in _ENDED:
+        zh_text, en_text = _ENDED[session.status]
+        lines.append(zh_text if zh else en_text)
+    elif session.status == "failed" and all(r.finished for r in session.records.values()):
         lines.append(
-            "全部步骤已结束，可以获取报告。"
+            "没有任何步骤完成：每一步都失败或被跳过；报告列出了原因。"
             if zh
-            else "All steps are finished; the report is ready."
+            else "No step was completed: every step failed or was skipped; the report says why."
+        )
+    elif session.status == "failed":
+        lines.append(
+            "有步骤失败，任务链已按设置停止；报告列出了缺口。"
+            if zh
+            else "A step failed and the chain stopped; the report lists the gaps."
         )
     return "\n".join(lines)
+
+
+# What the briefing says once every step has finished, by session status.
+_ENDED = {
+    "completed": (
+        "全部步骤已完成，可以获取报告。",
+        "All steps are completed; the report is ready.",
+    ),
+    "completed_with_gaps": (
+        "全部步骤已结束，但有步骤被跳过或失败；报告列出了这些缺口。",
+        "All steps are finished, but some were skipped or failed; the report lists the gaps.",
+    ),
+}
 
 
 def submit_view(
@@ -150,8 +172,12 @@ def oneshot_response(session: Session, report: Report) -> dict[str, Any]:
             }
         )
     p = progress(session)
+    # The call succeeded when the chain ran to its end, gaps and all; not when it stopped on a
+    # failure, completed no step, or ran out of time (then the report says how far it got).
+    succeeded = session.status in ("completed", "completed_with_gaps")
     body: dict[str, Any] = {
-        "success": session.status == "completed",
+        "success": succeeded,
+        "content": report.content,
         "session_id": session.session_id,
         "task_type": d.task_type,
         "target": d.target,
@@ -167,14 +193,21 @@ def oneshot_response(session: Session, report: Report) -> dict[str, Any]:
             ),
         },
     }
-    if session.status != "completed":
+    if not succeeded:
         zh = d.config.language != "en"
-        stopped = session.status == "failed"
+        if session.status == "failed" and report.partial:
+            why = (
+                "有步骤失败，且 continue_on_failure 为 false，任务链已停止",
+                "a step failed and continue_on_failure is false; the chain stopped",
+            )
+        elif session.status == "failed":
+            why = (
+                "没有任何步骤完成：每一步都失败或被跳过，原因见各步骤的 error_message",
+                "no step was completed: every step failed or was skipped (see each error_message)",
+            )
+        else:
+            why = ("任务链未能在时限内完成", "the chain did not finish within its time budget")
         body["error_code"] = "EXECUTION_FAILED"
         body["category"] = "EXECUTION_ERROR"
-        body["error"] = (
-            ("有步骤失败，且 continue_on_failure 为 false，任务链已停止" if stopped else "任务链未能在时限内完成")
-            if zh
-            else ("a step failed and continue_on_failure is false; the chain stopped" if stopped else "the chain did not finish within its time budget")
-        )  # fmt: skip
+        body["error"] = why[0] if zh else why[1]
     return body

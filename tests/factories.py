@@ -108,83 +108,108 @@ def complete_step(
     )
 
 
+_ZH_CHARS = (
+    "豆浆油条茶杯门店社区居民早餐牛奶面包菜单柜台店员排班库存房租电费外卖骑手小区学校车站公园菜场书店"
+    "药房银行快递仓库货架冷柜咖啡拿铁蛋糕果汁周末清晨傍晚雨天节假会员积分优惠月卡年卡储值复购口碑点评"
+    "海报传单社群收银扫码座位插座停车步行楼下桌椅灯光音乐窗台花草树木河岸桥梁巷口路灯邮局超市"
+)
+_EN_SYLLABLES = ("ka", "lo", "mer", "vin", "sta", "pol", "ren", "dus", "tir", "bel", "cor", "nam")
+
+
 def good_output(guidance: object, *, variant: str = "") -> str:
-    """An honest output that passes every check the step's ``guidance`` announces.
+    """An honest-looking output that passes every rule the step's ``guidance`` announces.
 
     ``guidance`` is a ready step's guidance, as a dict (service responses) or a
-    :class:`~taskchain.guidance.StepGuidance` (what an executor receives). The output has a
-    ``## <title>`` heading per required section with enough substantive bullet items for the
-    capabilities' item counts, the marker words their keyword checks need (in the step's
-    language), every focus area named, and at least the depth's ``min_length``. Every sentence
-    names the step (and ``variant``), so outputs of different steps or attempts never repeat.
+    :class:`~taskchain.guidance.StepGuidance` (what an executor receives). It is built from the
+    guidance's machine-readable ``rules``: a ``## <title>`` section per required section with one
+    more item than its count asks for, the reasoning links and rating words the rules name, a
+    passage with concrete content per focus area, the target named, and at least ``min_length``.
+    Its concrete words are drawn deterministically from the step id and ``variant``, so outputs
+    of different steps or attempts do not repeat each other.
     """
-    import re
+    import hashlib
+    import random
     from typing import Any
 
     from pydantic import BaseModel
 
-    from taskchain.capabilities import CapabilityRegistry
     from taskchain.text import measure
 
     g: dict[str, Any] = guidance.model_dump() if isinstance(guidance, BaseModel) else dict(guidance)  # type: ignore[call-overload]
     zh = g["language"] != "en"
-    cjk = re.compile(r"[\u4e00-\u9fff]")
-    name, tag = g["name"], f"{g['step_id']}{variant}"
-    registry = CapabilityRegistry.builtin()
-    words: list[str] = []
-    for cap_name in g["capabilities"]:
-        if cap_name not in registry:
-            continue
-        for check in registry.resolve(cap_name).checks:
-            if check.kind == "keywords":
-                words += [w for w in check.keywords if bool(cjk.search(w)) == zh][: check.count]
+    seed = int(hashlib.sha256(f"{g['step_id']}|{variant}".encode()).hexdigest()[:12], 16)
+    rng = random.Random(seed)
+    rules = g.get("rules") or []
     sections = list(g["required_sections"]) or ["要点" if zh else "Main points"]
+    counts = {r["section"]: r["min_items"] for r in rules if r["kind"] == "min_items"}
+    reasoning = {r["section"] for r in rules if r["kind"] == "reasoning"}
+    mentions = {r["section"]: r["groups"] for r in rules if r["kind"] == "mentions"}
 
-    def item(title: str, i: int) -> str:
+    def words(n: int) -> str:
+        # Made-up words, different for every step: concrete to the checks, never a repeat.
         if zh:
-            return (
-                f"「{name}」（{tag}）在「{title}」方面的第 {i} 点判断有依据支撑，"
-                f"来源是访谈记录与第 {i} 组经营数据，仍需一次小范围试点验证"
-            )
-        return (
-            f"Point {i} on {title} in step {name} ({tag}) rests on interview notes and data "
-            f"set {i}, and a small pilot should confirm it before anyone relies on it"
-        )
+            return "".join(rng.choice(_ZH_CHARS) for _ in range(2 * n))
+        return " ".join("".join(rng.choice(_EN_SYLLABLES) for _ in range(3)) for _ in range(n))
 
-    def build(per_section: int) -> str:
-        intro = (
-            f"本步骤「{name}」（{tag}）的要点如下，每一点都写明了依据"
+    def fact(i: int) -> str:
+        n = rng.randint(2, 97)
+        if zh:
+            return f"{words(2)}的{words(2)}约为 {n}%，比{words(1)}高 {i + 1} 成，{words(2)}随之变化"
+        return f"The {words(2)} share is about {n}% and beats the {words(1)} by {i + 1} points"
+
+    def build(extra: int) -> str:
+        lines = [
+            f"本步骤针对「{g['name']}」，对象是「{_target(g)}」。"
             if zh
-            else f"The main points of step {name} ({tag}) follow, each with its basis."
-        )
-        lines = [intro, ""]
+            else f"This step, {g['name']}, is about “{_target(g)}”.",
+            "",
+        ]
         for n, title in enumerate(sections):
             lines += [f"## {title}", ""]
-            lines += [f"- {item(title, i)}" for i in range(1, per_section + 1)]
+            lines += [f"- {fact(i)}" for i in range(counts.get(title, 1) + 1 + extra)]
+            if title in reasoning:
+                lines += [
+                    f"- 因为{words(2)}在 {rng.randint(3, 9)} 月减少，所以{words(2)}需要提前调整。"
+                    if zh
+                    else f"- Because the {words(1)} fell by {rng.randint(3, 9)}%, the "
+                    f"{words(1)} must change.",
+                    f"- 如果{words(2)}继续增加，那么{words(2)}会在 {rng.randint(2, 6)} 周内饱和。"
+                    if zh
+                    else f"- If the {words(1)} keeps growing, then the {words(1)} fills "
+                    f"up within {rng.randint(2, 6)} weeks.",
+                ]
+            for group in mentions.get(title, []):
+                word = next((w for w in group if w.isascii() != zh), group[0])
+                lines.append(
+                    f"- {word}：{words(2)}为{rng.choice('高中低')}"
+                    if zh
+                    else f"- {word}: {rng.choice(['high', 'medium', 'low'])} for the {words(1)}"
+                )
             if n == 0:
                 for area in g["focus_areas"]:
                     lines.append(
-                        f"- 关注点「{area}」直接影响「{name}」（{tag}）的判断，依据见上文各点"
+                        f"- 关于「{area}」：{words(3)}每月约 {rng.randint(10, 90)} 次，{words(3)}"
+                        f"要在 {rng.randint(2, 8)} 周内{words(2)}。"
                         if zh
-                        else f"- The focus area {area} bears directly on step {name} ({tag})"
-                    )
-                if words:
-                    lines.append(
-                        f"- 推理（{tag}）："
-                        + "，".join(f"{w}第 {k} 条依据成立" for k, w in enumerate(words, 1))
-                        if zh
-                        else f"- Reasoning ({tag}): "
-                        + ", ".join(f"{w} basis {k} holds" for k, w in enumerate(words, 1))
+                        else f"- On {area}: the {words(3)} runs about "
+                        f"{rng.randint(10, 90)} times a month and the {words(2)} should follow "
+                        f"within {rng.randint(2, 8)} weeks."
                     )
             lines.append("")
         return "\n".join(lines).strip() + "\n"
 
-    per_section = 3
-    text = build(per_section)
+    extra = 0
+    text = build(extra)
     while measure(text) < g["min_length"] + 20:
-        per_section += 1
-        text = build(per_section)
+        extra += 1
+        text = build(extra)
     return text
+
+
+def _target(g: dict[str, object]) -> str:
+    """The target named in a guidance's instructions (its first line)."""
+    first = str(g["instructions"]).splitlines()[0]
+    return first.split("：", 1)[-1].split(": ", 1)[-1].strip()
 
 
 # --- chains built the way callers build them, and outputs that pass (or fail) the checks ------

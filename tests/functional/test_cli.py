@@ -21,6 +21,8 @@ REQUEST = {
     "target": TARGET,
     "config": {"depth": "detailed", "focus_areas": ["成本", "客户留存"], "language": "zh"},
 }
+STANDARD = ("理解分析", "需求提取", "信息检索", "数据整理", "创意生成",
+            "逻辑推理", "方案设计", "风险评估", "质量验证", "结果整合")  # fmt: skip
 FLAGS = ("--task-type", "analysis", "--target", TARGET, "--focus", "成本", "--focus", "客户留存")
 
 
@@ -109,8 +111,24 @@ def test_invalid_json_input_is_a_clear_validation_error(cli: Cli) -> None:
 
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr.startswith("错误 [INVALID_JSON]: 标准输入 不是有效的 JSON")
+    assert done.stderr.startswith("错误 [INVALID_JSON]: 标准输入不是有效的 JSON（第 1 行第 26 列）")
     assert "Traceback" not in done.stderr
+    assert not re.search(r"[A-Za-z]+ [A-Za-z]+", done.stderr)  # no English parser message
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [("zh", "missing.json 不存在"), ("en", "missing.json cannot be read (No such file")],
+)
+def test_an_unreadable_input_file_is_named_in_the_sessions_language(
+    cli: Cli, language: str, says: str
+) -> None:
+    done = cli("run", "missing.json", "--language", language)
+
+    assert done.returncode == 2
+    assert says in done.stderr, done.stderr
+    if language == "zh":
+        assert not re.search(r"[A-Za-z]+ [A-Za-z]+", done.stderr)
 
 
 def test_guided_session_runs_to_completion_across_processes(cli: Cli, tmp_path: Path) -> None:
@@ -124,9 +142,9 @@ def test_guided_session_runs_to_completion_across_processes(cli: Cli, tmp_path: 
     done = cli("submit", session_id, step["step_id"], "--output", "会员制可以提高客户留存。")
     assert done.returncode == 3, done.stderr
     assert "✗ 未通过" in done.stdout
-    assert "✗ [min_length] 篇幅" in done.stdout
-    assert "✗ [section:core_question] 缺少小节「核心问题」" in done.stdout
-    assert "→ 添加标题“## 核心问题”" in done.stdout  # the hint says what to fix
+    assert re.search(r"✗ \[min_length\] 篇幅 \d+ 个单位，要求至少 150\n", done.stdout)
+    assert "✗ [section:core_question] 没有找到小节「核心问题」" in done.stdout
+    assert "→ 加一行标题“## 核心问题”" in done.stdout  # the hint says what to fix
     version += 1
 
     # WHEN good outputs are submitted, each by a new process, until no step is ready
@@ -175,6 +193,17 @@ def test_submit_prints_the_feedback_and_the_next_steps_instructions(cli: Cli) ->
     assert "版本 2 · 状态 active · 进度 1/4" in done.stdout
     assert "── 信息收集 (gather_information) ──" in done.stdout
     assert "当前步骤（2/4）：信息收集" in done.stdout
+
+
+def test_a_rejected_submit_hints_the_resubmit_with_the_current_version(cli: Cli) -> None:
+    view = start(cli)
+    sid, step_id = view["session_id"], view["ready_steps"][0]["step_id"]
+
+    done = cli("submit", sid, step_id, "--expected-version", "1", "--output", "还没想好。")
+
+    assert done.returncode == 3
+    [hint] = [line for line in done.stdout.splitlines() if line.startswith("还可尝试")]
+    assert hint.endswith(f"{sid} {step_id} --file ... --expected-version 2"), hint
 
 
 def test_a_stale_expected_version_is_a_conflict(cli: Cli) -> None:
@@ -232,12 +261,16 @@ def test_templates_search_finds_the_analysis_chain(cli: Cli) -> None:
 
 def test_capabilities_lists_the_ten_standard_capabilities(cli: Cli) -> None:
     done = cli("capabilities")
+    _, body = cli.json("capabilities")
 
     assert done.returncode == 0
     numbered = re.findall(r"^\s*(\d+)\. (\S+)", done.stdout, flags=re.MULTILINE)
-    assert [int(n) for n, _ in numbered] == list(range(1, 11))
-    assert numbered[0][1] == "理解分析"
-    assert numbered[-1][1] == "结果整合"
+    assert [int(n) for n, _ in numbered] == list(range(1, body["count"] + 1))
+    assert body["count"] == len(body["capabilities"]) >= 10
+    assert done.stdout.startswith(f"{body['count']} 项能力（前 10 项为标准能力")
+    # The ten standard capabilities first, in order; then the ones the templates add.
+    assert [name for _, name in numbered][:10] == list(STANDARD)
+    assert [name for _, name in numbered] == [c["name"] for c in body["capabilities"]]
 
 
 def test_serve_answers_http_on_loopback_until_stopped(cli: Cli) -> None:

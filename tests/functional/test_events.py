@@ -12,6 +12,7 @@ import pytest
 from handlers.app import Handler, make_handler
 from handlers.auth import token_digest
 from handlers.function_url import LocalContext, http_event
+from taskchain.capabilities import CapabilityRegistry
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ENV = {
@@ -21,15 +22,25 @@ ENV = {
 }
 PLACEHOLDER = "{{session_id}}"
 DIRECT = None  # direct invocations answer a dict, not an HTTP response
+# The built-in capabilities: the ten standard ones first (理解分析 … 结果整合), then the template ones.
+CAPABILITIES = len(CapabilityRegistry.builtin())
 
 # name -> (HTTP status, or DIRECT; fields of the body, by dotted path, and their values)
 EXPECTED: dict[str, tuple[int | None, dict[str, Any]]] = {
-    "http_health": (200, {"status": "healthy", "capabilities": 10}),
+    "http_health": (200, {"status": "healthy", "capabilities": CAPABILITIES}),
     "http_health_deep": (200, {"status": "healthy", "checks.store": "ok"}),
     "http_openapi": (200, {"info.title": "taskchain"}),
     "http_templates": (200, {"success": True, "count": 1, "templates.0.key": "analysis"}),
     "http_templates_search": (200, {"success": True, "templates.0.key": "research"}),
-    "http_capabilities": (200, {"success": True, "count": 10}),
+    "http_capabilities": (
+        200,
+        {
+            "success": True,
+            "count": CAPABILITIES,
+            "capabilities.0.name": "理解分析",
+            "capabilities.9.name": "结果整合",
+        },
+    ),
     "http_run_analysis": (200, {"success": True, "execution_summary.total_tasks": 4}),
     "http_start_session": (201, {"success": True, "version": 1, "status": "active"}),
     "http_start_session_english": (201, {"success": True, "language": "en"}),
@@ -39,7 +50,15 @@ EXPECTED: dict[str, tuple[int | None, dict[str, Any]]] = {
     "http_start_custom_chain": (201, {"progress.total": 3, "ready_steps.0.step_id": "market"}),
     "http_list_sessions": (200, {"success": True, "sessions": [], "next_cursor": None}),
     "http_list_sessions_of_user": (200, {"success": True, "sessions": []}),
-    "http_get_session": (200, {"version": 1, "ready_steps.0.step_id": "understand_goal"}),
+    "http_get_session": (
+        200,
+        {
+            "version": 1,
+            "ready_steps.0.step_id": "understand_goal",
+            "ready_steps.0.rules.0.rule": "min_length",
+            "ready_steps.0.rules.2.rule": "section:core_question",
+        },
+    ),
     "http_submit_step_feedback": (200, {"accepted": False, "version": 2}),
     "http_submit_stale_version": (409, {"error_code": "STALE_VERSION"}),
     "http_submit_step_not_ready": (409, {"error_code": "STEP_NOT_READY"}),

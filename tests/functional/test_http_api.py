@@ -27,6 +27,7 @@ from handlers.http import MAX_BODY_BYTES
 from handlers.idempotency import Idempotency
 from handlers.local_server import make_server
 from handlers.sqlite_idempotency import SqlitePersistenceLayer
+from taskchain.capabilities import CapabilityRegistry
 from taskchain.errors import StoreError
 from taskchain.service import Service
 from taskchain.store import SessionPage
@@ -176,7 +177,13 @@ def test_templates_filter_search_and_language(api: Api) -> None:
 def test_capabilities_lists_the_ten_standard_capabilities(api: Api) -> None:
     reply = api.get("/v1/capabilities")
     assert reply.status == 200
-    assert reply.body["count"] == 10
+    registry = CapabilityRegistry.builtin()
+    names = [c["name"] for c in reply.body["capabilities"]]
+    assert reply.body["count"] == len(registry) == len(names)
+    assert names == list(registry.names())
+    assert names[:10] == ["理解分析", "需求提取", "信息检索", "数据整理", "创意生成",
+                          "逻辑推理", "方案设计", "风险评估", "质量验证", "结果整合"]  # fmt: skip
+    assert api.get("/health", tenant=None).body["capabilities"] == len(registry)
 
 
 def test_openapi_document_lists_every_route_with_our_error_body(api: Api) -> None:

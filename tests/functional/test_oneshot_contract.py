@@ -27,6 +27,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 TOP_LEVEL = {
     "success",
+    "content",
     "session_id",
     "task_type",
     "target",
@@ -89,6 +90,7 @@ def test_template_runs_whole_chain_in_original_shape(
     # THEN it succeeds with exactly the original top-level keys
     assert response["success"] is True, response.get("error")
     assert set(response) == TOP_LEVEL
+    assert response["content"] == "outline"  # the builtin executor writes outlines, not answers
     assert response["task_type"] == task_type
     assert response["target"] == TARGETS[language]
     assert response["session_id"]
@@ -124,14 +126,18 @@ def test_template_runs_whole_chain_in_original_shape(
     assert set(report["detailed_results"]) == {s.id for s in template_steps}
     outputs = {r["task_id"]: r["output"] for r in results}
     names = {s.id: s.name for s in template_steps}
-    assert report["key_findings"]
-    for item in report["key_findings"] + report["recommendations"]:
-        assert item["step_id"] in outputs
-        assert item["step_name"] == names[item["step_id"]]
-        assert item["text"].rstrip("…") in " ".join(outputs[item["step_id"]].split())
+    # an outline says so first, and its unanswered questions and blanks are not findings
+    assert report["content"] == "outline"
+    first_sentence = re.split(r"(?<=。)|(?<=\.)\s", report["executive_summary"], maxsplit=1)[0]
+    assert ("提纲" if language == "zh" else "outline") in first_sentence
+    assert report["key_findings"] == []
+    assert report["recommendations"] == []
+    assert not any(g["kind"] == "focus_area_uncovered" for g in report["gaps"])
     metrics = report["quality_metrics"]
     assert metrics["completed_steps"] == summary["completed_tasks"]
-    assert metrics["completion_rate"] == 1.0
+    assert metrics["completion_rate"] is None
+    assert metrics["first_pass_rate"] is None
+    assert metrics["focus_area_coverage"] is None
 
     # the user-facing text is in the requested language
     user_text = [report["executive_summary"], *outputs.values(), *names.values()]
@@ -256,8 +262,8 @@ def test_inline_capability_shapes_the_step_that_uses_it() -> None:
         assert f"## {title}" in output
     assert "「社区咖啡店」的三家主要竞品分别是谁？" in output
     assert "各竞品的定价差异有多大？" in output
-    # a section titled like conclusions feeds the report's findings
-    assert any(f["step_id"] == "compare" for f in response["final_report"]["key_findings"])
+    # the outline's questions under a section titled like conclusions are not findings
+    assert response["final_report"]["key_findings"] == []
 
 
 # --- failures ----------------------------------------------------------------------------------
@@ -299,6 +305,7 @@ def test_failure_stops_the_chain_when_continue_on_failure_is_false(flag: object)
     assert response["execution_summary"]["failed_tasks"] == 1
     assert response["execution_summary"]["completed_tasks"] == 0
     assert response["final_report"]["partial"] is True
+    assert response["final_report"]["status"] == "failed"
 
 
 def test_config_continue_on_failure_false_also_stops_the_chain() -> None:
@@ -329,7 +336,34 @@ def test_failure_skips_dependents_and_goes_on_by_default() -> None:
     assert ("step_skipped", "dependent") in gaps
     summary = response["execution_summary"]
     assert (summary["completed_tasks"], summary["failed_tasks"]) == (1, 1)
+    # the chain ran to its end: finished, with its failed and skipped steps as gaps
     assert response["final_report"]["partial"] is False
+    assert response["final_report"]["status"] == "completed_with_gaps"
+    assert "error_code" not in response
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_chain_that_completed_no_step_did_not_succeed(language: str) -> None:
+    chain = [
+        step("first", "输出 JSON", validation_rules=UNSATISFIABLE, max_attempts=1),
+        step("second", "也输出 JSON", validation_rules=UNSATISFIABLE, max_attempts=1),
+    ]
+
+    response = run(
+        {"task_type": "custom", "target": "门店选址", "custom_chain": chain,
+         "config": {"language": language}}
+    )  # fmt: skip
+
+    assert response["success"] is False
+    assert response["error_code"] == "EXECUTION_FAILED"
+    assert response["final_report"]["status"] == "failed"
+    assert response["final_report"]["partial"] is False
+    assert {r["status"] for r in response["execution_results"]} == {"failed"}
+    if language == "zh":
+        assert "没有任何步骤完成" in response["error"]
+    else:
+        assert "no step was completed" in response["error"]
+        assert not CJK.search(response["error"])
 
 
 # --- error codes -------------------------------------------------------------------------------
@@ -364,6 +398,36 @@ ERROR_CASES: list[tuple[str, Any, str, str | None]] = [
     ),
     ("custom with empty chain", custom(), "MISSING_REQUIRED_FIELD", "custom_chain"),
     ("unknown task type", {"task_type": "poetry", "target": "x"}, "INVALID_TASK_TYPE", "task_type"),
+    (
+        "custom_chain a string",
+        {"task_type": "custom", "target": "x", "custom_chain": "invalid_format"},
+        "INVALID_CUSTOM_CHAIN",
+        "custom_chain",
+    ),
+    (
+        "custom_chain a number",
+        {"task_type": "custom", "target": "x", "custom_chain": 42},
+        "INVALID_CUSTOM_CHAIN",
+        "custom_chain",
+    ),
+    (
+        "custom_chain an object",
+        {"task_type": "custom", "target": "x", "custom_chain": {"name": "A"}},
+        "INVALID_CUSTOM_CHAIN",
+        "custom_chain",
+    ),
+    (
+        "custom_chain of strings",
+        {"task_type": "custom", "target": "x", "custom_chain": ["step one", "step two"]},
+        "INVALID_CUSTOM_CHAIN",
+        "custom_chain[0]",
+    ),
+    (
+        "learning_chain a string",
+        {"task_type": "education", "target": "x", "learning_chain": "invalid_format"},
+        "INVALID_CUSTOM_CHAIN",
+        "learning_chain",
+    ),
     (
         "unknown dependency",
         custom(step("a", "A", dependencies=["ghost"])),
@@ -465,6 +529,112 @@ def test_error_codes(request_body: Any, code: str, field: str | None) -> None:
         assert response["details"]["field"] == field
 
 
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_custom_chain_that_is_not_a_list_of_steps_says_so(language: str) -> None:
+    response = run(
+        {"task_type": "custom", "target": "x", "custom_chain": "invalid_format",
+         "config": {"language": language}}
+    )  # fmt: skip
+
+    assert response["error_code"] == "INVALID_CUSTOM_CHAIN"
+    if language == "zh":
+        assert "custom_chain 必须是步骤列表" in response["error"]
+        assert "字符串" in response["error"]
+    else:
+        assert "custom_chain must be a list of steps" in response["error"]
+        assert "a string" in response["error"]
+        assert not CJK.search(response["error"])
+
+
+# Requests whose field error pydantic words in English: Chinese sessions get it all in Chinese.
+FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str]] = [
+    # (case, request, what the Chinese message says, what the English one says)
+    (
+        "literal",
+        {"task_type": "analysis", "target": "x", "config": {"depth": "deep"}},
+        "应为以下之一：basic、detailed、comprehensive",
+        "Input should be 'basic', 'detailed' or 'comprehensive'",
+    ),
+    (
+        "int parsing",
+        custom(step("a", "A", max_attempts="three")),
+        "应为整数",
+        "valid integer",
+    ),
+    (
+        "bool parsing",
+        {"task_type": "analysis", "target": "x", "continue_on_failure": "perhaps"},
+        "应为布尔值",
+        "valid boolean",
+    ),
+    (
+        "greater than or equal",
+        custom(step("a", "A", max_attempts=0)),
+        "应不小于 1",
+        "greater than or equal to 1",
+    ),
+    (
+        "less than or equal",
+        custom(step("a", "A", validation_rules={"max_similarity": 2})),
+        "应不大于 1",
+        "less than or equal to 1",
+    ),
+    (
+        "extra field",
+        custom(step("a", "A", validation_rules={"min_lenght": 10})),
+        "不允许的字段",
+        "Extra inputs are not permitted",
+    ),
+    ("string type", custom({"id": "a", "name": 42}), "应为字符串", "valid string"),
+    (
+        "dict type",
+        {"task_type": "analysis", "target": "x", "config": "deep"},
+        "应为对象",
+        "dictionary",
+    ),
+    (
+        "pattern",
+        custom({"id": "a b", "name": "A"}),
+        "格式不符合要求",
+        "should match pattern",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "zh_says", "en_says"),
+    [pytest.param(body, zh, en, id=case) for case, body, zh, en in FIELD_ERRORS],
+)
+def test_field_errors_are_worded_wholly_in_the_sessions_language(
+    body: dict[str, Any], zh_says: str, en_says: str
+) -> None:
+    zh = run(body)
+
+    assert zh["error_code"] == "INVALID_FIELD", zh
+    assert zh_says in zh["error"], zh["error"]
+    # nothing of pydantic's English sentence: at most the field path and the allowed values
+    rest = zh["error"].replace(zh["details"]["field"], "")
+    assert not re.search(r"[A-Za-z]+ [A-Za-z]+ [A-Za-z]+", rest), zh["error"]
+    config = body.get("config", {})
+    if isinstance(config, dict):  # (a config that is not an object cannot ask for English)
+        en = run({**body, "config": {**config, "language": "en"}})
+        assert en_says in en["error"], en["error"]
+        assert not CJK.search(en["error"])
+
+
+def test_an_invalid_json_schema_is_explained_in_the_sessions_language() -> None:
+    body = custom(step("a", "A", validation_rules={"json_schema": {"type": "no-such-type"}}))
+
+    zh = run(body)
+    en = run({**body, "config": {"language": "en"}})
+
+    assert zh["error_code"] == en["error_code"] == "INVALID_CUSTOM_CHAIN"
+    assert "json_schema" in zh["error"]
+    assert not re.search(r"[A-Z][a-z]+ [a-z]+", zh["error"]), zh["error"]  # no English sentence
+    assert "Unknown type" in en["error"]
+    assert zh["details"]["reason"] == en["details"]["reason"]  # the validator's own words
+
+
 def test_whitespace_target_is_reported_as_missing_not_as_a_pydantic_message() -> None:
     response = run({"task_type": "analysis", "target": "   ", "config": {"language": "en"}})
 
@@ -500,7 +670,9 @@ def test_unknown_capability_lists_the_known_ones() -> None:
     assert response["error_code"] == "INVALID_CUSTOM_CHAIN"
     assert "读心术" in response["error"]
     known = CapabilityRegistry.builtin().names()
-    assert len(known) == 10
+    assert known[:10] == ("理解分析", "需求提取", "信息检索", "数据整理", "创意生成",
+                          "逻辑推理", "方案设计", "风险评估", "质量验证", "结果整合")  # fmt: skip
+    assert response["details"]["known"] == list(known)
     for name in known:
         assert name in response["error"]
 

@@ -1,4 +1,4 @@
-"""The capability registry: the ten standard capabilities, lookup, inline capabilities."""
+"""The capability registry: the ten standard capabilities and the template ones, lookup, inline."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import pytest
 
 from taskchain.capabilities import CapabilityRegistry, inline_capability
 from taskchain.errors import ChainError
+from taskchain.guidance import guide
 from taskchain.limits import MAX_CHECKLIST_ITEMS, MAX_SECTIONS_PER_CAPABILITY
 from taskchain.models import Capability, CheckSpec
+from taskchain.validation import check
+from tests.factories import build_chain, custom_step, passing_output, start_chain
 
 CANONICAL = (
     "理解分析",
@@ -25,6 +28,18 @@ CANONICAL = (
     "质量验证",
     "结果整合",
 )
+# The capabilities of the creative, education and research template steps, after the standard ones.
+TEMPLATE_ONLY = (
+    "灵感收集",
+    "对比评估",
+    "方案优化",
+    "学情诊断",
+    "路径规划",
+    "知识讲解",
+    "练习设计",
+    "问题界定",
+    "方法设计",
+)
 REGISTRY = CapabilityRegistry.builtin()
 BUILTIN = tuple(REGISTRY)
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -34,10 +49,27 @@ def by_name(name: str) -> Capability:
     return next(c for c in BUILTIN if c.name == name)
 
 
-def test_builtin_has_the_ten_standard_capabilities_in_order() -> None:
-    assert REGISTRY.names() == CANONICAL
-    assert len(REGISTRY) == 10
+def test_builtin_has_the_ten_standard_capabilities_first_in_order() -> None:
+    assert REGISTRY.names()[: len(CANONICAL)] == CANONICAL
+    assert REGISTRY.names() == (*CANONICAL, *TEMPLATE_ONLY)
+    assert len(REGISTRY) == len(CANONICAL) + len(TEMPLATE_ONLY) == 19
     assert all(c.builtin for c in REGISTRY)
+
+
+def test_every_template_step_uses_builtin_capabilities() -> None:
+    from taskchain.templates import load_template
+
+    used = {
+        name
+        for task_type in ("analysis", "creative", "education", "research")
+        for language in ("zh", "en")
+        for step in load_template(task_type).step_specs(language)
+        for name in step.capabilities
+    }
+    assert used
+    assert all(REGISTRY.resolve(name).builtin for name in used)
+    # The nine capabilities after the standard ten exist for the template steps.
+    assert {REGISTRY.resolve(name).name for name in used} >= set(TEMPLATE_ONLY)
 
 
 def test_builtin_is_loaded_once() -> None:
@@ -56,38 +88,73 @@ def test_capability_guidance_is_complete_in_both_languages(capability: Capabilit
             assert item.strip() == item
             assert item
             assert bool(CJK.search(item)) is chinese, item
-    assert 1 <= len(capability.sections) <= 2
-    assert len(capability.checks) <= 2
+    # Built-in capabilities stay within the limits inline ones are held to.
+    assert 1 <= len(capability.sections) <= MAX_SECTIONS_PER_CAPABILITY
+    # No two checks of one kind judge the same section: the second would only repeat the first.
+    assert len({(check.kind, check.section) for check in capability.checks}) == len(
+        capability.checks
+    )
 
 
 @pytest.mark.parametrize("capability", BUILTIN, ids=lambda c: c.key)
-def test_checklist_placeholders_are_only_target(capability: Capability) -> None:
-    # A misspelt placeholder ({goal}) would reach the model unreplaced.
+def test_builtin_checklist_questions_have_no_placeholders(capability: Capability) -> None:
+    # The target is named once, in the instructions' goal line, not in every question; and a
+    # placeholder (a misspelt {goal} as much as {target}) would only clutter the question.
     for item in (*capability.checklist.zh, *capability.checklist.en):
         fields = {f for _, f, _, _ in string.Formatter().parse(item) if f is not None}
-        assert fields <= {"target"}, item
-        assert "{" not in item.format(target="X")
+        assert fields == set(), item
+        assert "{" not in item, item
+        assert "}" not in item, item
 
 
-def test_section_keys_and_titles_are_unique_across_capabilities() -> None:
-    sections = [s for c in BUILTIN for s in c.sections]
-    for values in (
-        [s.key for s in sections],
-        [s.title.zh for s in sections],
-        [s.title.en.casefold() for s in sections],
-    ):
-        assert [v for v, n in Counter(values).items() if n > 1] == []
+def test_section_keys_are_unique_across_capabilities() -> None:
+    keys = [s.key for c in BUILTIN for s in c.sections]
+    assert [k for k, n in Counter(keys).items() if n > 1] == []
 
 
-def test_every_section_heading_identifies_one_section() -> None:
-    # Titles and aliases are matched against the model's headings; a shared one is ambiguous.
-    headings = Counter(name.casefold() for c in BUILTIN for s in c.sections for name in s.names())
-    assert [h for h, n in headings.items() if n > 1] == []
+def test_titles_within_a_capability_identify_one_section() -> None:
+    # Titles and aliases are matched against the model's headings; within a capability a
+    # shared one would be ambiguous.
+    for capability in BUILTIN:
+        names = Counter(n.casefold() for s in capability.sections for n in s.names())
+        assert [h for h, n in names.items() if n > 1] == [], capability.name
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        ("方案设计", "方案优化"),
+        ("理解分析", "问题界定"),
+        ("需求提取", "学情诊断"),
+        ("信息检索", "方法设计"),
+        ("结果整合", "练习设计"),
+        ("方案设计", "对比评估"),
+    ],
+)
+def test_a_step_combining_capabilities_that_share_a_section_title_can_pass(
+    pair: tuple[str, str],
+) -> None:
+    # GIVEN a custom step whose two capabilities ask for sections of the same title
+    definition, registry = build_chain(steps=[custom_step("s", capabilities=pair)])
+    session = start_chain(definition)
+    guidance = guide(session, "s", registry)
+
+    # THEN the shared section is asked for once, and an answer written to the guidance passes
+    assert len(guidance.required_sections) == len(set(guidance.required_sections))
+    result = check(
+        definition,
+        definition.steps[0],
+        passing_output(session, "s", registry),
+        registry=registry,
+        earlier={},
+    )
+    assert result.accepted, [f for f in result.feedback if not f.passed]
 
 
 def test_check_rules_are_unique() -> None:
-    rules = [check.rule for c in BUILTIN for check in c.checks]
-    assert len(rules) == len(set(rules))
+    # Feedback and skip_rules name a check by its rule id; a shared one is ambiguous.
+    rules = Counter(check.rule for c in BUILTIN for check in c.checks)
+    assert [rule for rule, n in rules.items() if n > 1] == []
 
 
 @pytest.mark.parametrize(
@@ -96,19 +163,25 @@ def test_check_rules_are_unique() -> None:
     ids=lambda value: getattr(value, "rule", None) or getattr(value, "key", ""),
 )
 def test_checks_are_well_formed_and_passable(capability: Capability, check: CheckSpec) -> None:
-    for text in (check.message, check.hint):
-        assert CJK.search(text.zh)
-        assert text.en
-        assert not CJK.search(text.en)
-    if check.kind == "min_items":
-        assert check.section in {s.key for s in capability.sections}
+    if check.hint is not None:
+        assert CJK.search(check.hint.zh)
+        assert check.hint.en
+        assert not CJK.search(check.hint.en)
+    keys = {s.key for s in capability.sections}
+    if check.kind in ("min_items", "reasoning"):
+        # Counted inside one of the capability's own sections, to a count an answer can reach.
+        assert check.section in keys
         assert 1 <= check.count <= 5
+        assert check.groups == ()
     else:
-        # An honest answer in either language must be able to reach the count.
-        chinese = [k for k in check.keywords if CJK.search(k)]
-        english = [k for k in check.keywords if not CJK.search(k)]
-        assert len(chinese) >= check.count
-        assert len(english) >= check.count
+        assert check.kind == "mentions"
+        assert check.section is None or check.section in keys
+        assert check.groups
+        for group in check.groups:
+            # An honest answer in either language must be able to name each group.
+            assert any(CJK.search(word) for word in group), group
+            assert any(word.strip() and not CJK.search(word) for word in group), group
+            assert len(set(group)) == len(group), group
 
 
 @pytest.mark.parametrize(
@@ -162,8 +235,9 @@ def test_unknown_capability_lists_the_known_ones(name: str) -> None:
         REGISTRY.resolve(name)
     err = info.value
     assert err.code == "INVALID_CUSTOM_CHAIN"
-    assert err.details == {"capability": name, "known": list(CANONICAL)}
-    for known in CANONICAL:
+    assert err.details == {"capability": name, "known": list(REGISTRY.names())}
+    assert err.details["known"][: len(CANONICAL)] == list(CANONICAL)
+    for known in REGISTRY.names():
         assert known in err.message("zh")
         assert known in err.message("en")
     assert name not in REGISTRY
@@ -182,7 +256,8 @@ def test_describe_speaks_the_language(
     language: str, name: str, title: str, sections: list[str]
 ) -> None:
     catalogue = REGISTRY.describe(language)
-    assert [entry["name"] for entry in catalogue] == list(CANONICAL)
+    assert [entry["name"] for entry in catalogue] == list(REGISTRY.names())
+    assert [entry["name"] for entry in catalogue][: len(CANONICAL)] == list(CANONICAL)
     entry = next(e for e in catalogue if e["name"] == name)
     capability = by_name(name)
     assert entry["title"] == title
@@ -195,9 +270,11 @@ def test_describe_speaks_the_language(
 
 
 def test_registry_is_immutable() -> None:
+    names = REGISTRY.names()
     with pytest.raises(AttributeError):
         REGISTRY._capabilities = ()
-    assert len(REGISTRY) == 10
+    assert REGISTRY.names() == names
+    assert len(REGISTRY) == len(names) > 0
 
 
 def test_inline_capability_is_built_from_plain_strings() -> None:
@@ -283,8 +360,9 @@ def test_with_inline_returns_a_new_registry_that_resolves_it() -> None:
     cap = inline_capability("Competitor scan", ["Who competes with {target}?"], ["Findings"])
     extended = REGISTRY.with_inline([cap])
     assert extended.resolve("competitor SCAN") is cap
-    assert extended.names() == (*CANONICAL, "Competitor scan")
-    assert len(REGISTRY) == 10
+    assert extended.names() == (*REGISTRY.names(), "Competitor scan")
+    assert len(extended) == len(REGISTRY) + 1
+    assert REGISTRY.names() == (*CANONICAL, *TEMPLATE_ONLY)
     assert "Competitor scan" not in REGISTRY
 
 

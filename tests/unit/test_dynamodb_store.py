@@ -123,8 +123,13 @@ def guided_run(
     per step one rejected attempt (too short) and one accepted output, which readies the next.
     """
     rng = random.Random(seed)
+    # Random text is not prose: only the length rules judge it.
     rules = ValidationRules(
-        min_length=500, max_length=MAX_OUTPUT_CHARS, required_sections=(), require_focus_areas=False
+        min_length=500,
+        max_length=MAX_OUTPUT_CHARS,
+        required_sections=(),
+        require_focus_areas=False,
+        skip_rules=("on_topic", "no_filler", "no_internal_repeat", "not_repeat"),
     )
     steps = tuple(
         StepSpec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.factories import (
     start_chain,
 )
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
 P, R, C, F, S = (
     StepState.PENDING,
     StepState.READY,
@@ -207,11 +209,16 @@ def test_step_is_accepted_after_a_rejected_attempt() -> None:
 
 
 def test_english_session_gets_english_feedback() -> None:
-    session, registry = new_session(custom_step("a"), custom_step("b", "a"), language="en")
+    session, registry = new_session(
+        custom_step("a"), custom_step("b", "a"), language="en", target="a coffee subscription plan"
+    )
     outcome = bad(session, "a", registry)
-    failing = [f for f in outcome.feedback if not f.passed]
-    assert any("at least 200 required" in f.message for f in failing)
-    assert any("## Core question" in f.hint for f in failing)
+    failing = {f.rule: f for f in outcome.feedback if not f.passed}
+    assert re.fullmatch(r"length \d+ units, at least 150 required", failing["min_length"].message)
+    assert failing["section:core_question"].message == "section 'Core question' not found"
+    assert "'## Core question'" in failing["section:core_question"].hint
+    for feedback in outcome.feedback:
+        assert not CJK.search(feedback.message + feedback.hint), feedback
 
 
 # --- attempts and the failure policy ----------------------------------------------------------
@@ -265,9 +272,9 @@ def test_failed_step_skips_its_dependents_and_the_session_goes_on(mode: str) -> 
         assert "失败" in reason
     assert session.status == "active"
     assert outcome.newly_ready == (("d",) if mode == "sequential" else ())
-    # WHEN d completes THEN the session is completed
+    # WHEN d completes THEN the session has ended, with the failed and skipped steps as gaps
     session = good(session, "d", registry).session
-    assert session.status == "completed"
+    assert session.status == "completed_with_gaps"
 
 
 def test_failed_step_in_english_session_gives_an_english_reason_to_dependents() -> None:
@@ -276,7 +283,7 @@ def test_failed_step_in_english_session_gives_an_english_reason_to_dependents() 
     )
     session = bad(session, "a", registry).session
     assert session.record("b").reason == "depends on failed step a"
-    assert session.status == "completed"
+    assert session.status == "failed"  # nothing was completed
 
 
 def test_failure_stops_the_session_when_not_continuing_on_failure() -> None:
@@ -320,7 +327,7 @@ def test_skip_records_a_gap_and_lets_dependents_proceed() -> None:
     assert record.finished_at == T0 + 5
     assert new.version == 2
     assert engine.ready_steps(new) == ["b"]
-    assert good(new, "b", registry).session.status == "completed"
+    assert good(new, "b", registry).session.status == "completed_with_gaps"
 
 
 @pytest.mark.parametrize(("language", "reason"), [("zh", "未说明原因"), ("en", "no reason given")])
@@ -329,11 +336,77 @@ def test_skip_without_a_reason_records_a_default_one(language: str, reason: str)
     assert engine.skip(session, "a", "", now=T0).record("a").reason == reason
 
 
-def test_a_pending_step_can_be_skipped_ahead_of_time() -> None:
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+def test_a_pending_step_cannot_be_skipped_and_the_ready_steps_are_named(mode: str) -> None:
+    # GIVEN b waits for a, and (in sequential mode) c waits its turn
+    session, _ = new_session(
+        custom_step("a"), custom_step("b", "a"), custom_step("c"), execution_mode=mode
+    )
+    pending = ["b"] if mode == "parallel" else ["b", "c"]
+    for step_id in pending:
+        # WHEN a pending step is skipped THEN it is not ready, and the ready steps are named
+        error = raises(
+            "STEP_NOT_READY", lambda s=step_id: engine.skip(session, s, "不需要", now=T0)
+        )
+        assert isinstance(error, ConflictError)
+        assert error.details["step_id"] == step_id
+        assert error.details["ready_steps"] == engine.ready_steps(session)
+        assert "跳过" in error.message("zh")
+        assert "skipped" in error.message("en")
+
+
+# --- session status -----------------------------------------------------------------------------
+
+
+def test_every_step_completed_is_completed() -> None:
     session, registry = new_session(custom_step("a"), custom_step("b", "a"))
-    session = engine.skip(session, "b", "不需要", now=T0)
-    assert states(session) == {"a": R, "b": S}
-    assert good(session, "a", registry).session.status == "completed"
+    session = good(session, "a", registry).session
+    assert good(session, "b", registry).session.status == "completed"
+
+
+@pytest.mark.parametrize("how", ["skipped", "failed"])
+def test_a_chain_that_ended_with_a_skipped_or_failed_step_has_gaps(how: str) -> None:
+    session, registry = new_session(custom_step("a", max_attempts=1), custom_step("b"))
+    if how == "skipped":
+        session = engine.skip(session, "a", "没有数据", now=T0)
+    else:
+        session = bad(session, "a", registry).session
+    assert session.status == "active"
+    session = good(session, "b", registry).session
+    assert session.status == "completed_with_gaps"
+    # a chain that ended with gaps is finished: closed to further changes
+    error = raises("SESSION_CLOSED", lambda: good(session, "b", registry))
+    assert error.details["status"] == "completed_with_gaps"
+
+
+@pytest.mark.parametrize("how", ["skipped", "failed", "mixed"])
+def test_a_chain_where_no_step_was_completed_has_failed(how: str) -> None:
+    session, registry = new_session(custom_step("a", max_attempts=1), custom_step("b"))
+    if how in ("skipped", "mixed"):
+        session = engine.skip(session, "a", "", now=T0)
+    else:
+        session = bad(session, "a", registry).session
+    if how == "skipped":
+        session = engine.skip(session, "b", "", now=T0)
+    else:
+        session = engine.record_error(session, "b", "timeout", now=T0, executor="model")
+        session = engine.record_error(session, "b", "timeout", now=T0, executor="model")
+        session = engine.record_error(session, "b", "timeout", now=T0, executor="model")
+    assert all(r.finished for r in session.records.values())
+    assert session.status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("status", "zh"),
+    [("completed", "会话已完成"), ("completed_with_gaps", "会话已结束"), ("failed", "会话已终止")],
+)
+def test_a_closed_session_says_why_once(status: str, zh: str) -> None:
+    session, _ = new_session(custom_step("a"))
+    closed = session.model_copy(update={"status": status})
+    error = raises("SESSION_CLOSED", lambda: engine.skip(closed, "a", "", now=T0))
+    assert error.message("zh").startswith(zh)
+    assert "已已" not in error.message("zh")
+    assert status.replace("_", " ") in error.message("en")
 
 
 def test_skipping_a_finished_step_is_already_done() -> None:
@@ -433,7 +506,7 @@ def test_record_error_counts_an_attempt_and_fails_the_step_at_the_limit() -> Non
     assert (record.state, record.attempts, record.reason) == (F, 2, "crashed")
     assert record.executor == "model"
     assert session.record("b").state is S
-    assert session.status == "completed"
+    assert session.status == "failed"  # every step ended, none completed
 
 
 def test_record_error_on_a_pending_step_is_not_ready() -> None:
@@ -453,7 +526,6 @@ OPERATIONS: dict[str, Operation] = {
     "rejected submit": lambda s, r: bad(s, "a", r).session,
     "failing submit": lambda s, r: bad(bad(bad(s, "a", r).session, "a", r).session, "a", r).session,
     "skip ready": lambda s, r: engine.skip(s, "a", "不做", now=T0 + 1),
-    "skip pending": lambda s, r: engine.skip(s, "b", "不做", now=T0 + 1),
     "record error": lambda s, r: engine.record_error(s, "a", "timeout", now=T0, executor="x"),
 }
 
@@ -472,7 +544,6 @@ def _chain() -> tuple[Session, CapabilityRegistry]:
 @pytest.mark.parametrize("name", OPERATIONS)
 def test_engine_never_mutates_its_input(name: str) -> None:
     session, registry = _chain()
-    session = good(session, "a", registry).session if name == "skip pending" else session
     before = session.model_dump()
     OPERATIONS[name](session, registry)
     assert session.model_dump() == before

@@ -7,8 +7,10 @@ import re
 import pytest
 
 from taskchain import engine, limits
+from taskchain.capabilities import CapabilityRegistry
 from taskchain.guidance import StepGuidance, guide
 from taskchain.models import Session
+from taskchain.validation import SKIPPABLE, required_sections
 from tests.factories import build_chain, complete_step, custom_step, start_chain
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -21,6 +23,14 @@ def every_guidance(
     task_type: str, language: str, depth: str = "detailed", focus: bool = True
 ) -> list[tuple[Session, StepGuidance]]:
     """The guidance of every step of a template chain, in chain order."""
+    session, registry = template_session(task_type, language, depth, focus)
+    return [(session, guide(session, step.id, registry)) for step in session.definition.steps]
+
+
+def template_session(
+    task_type: str, language: str, depth: str = "detailed", focus: bool = True
+) -> tuple[Session, CapabilityRegistry]:
+    """A started session of a template chain, and the registry that resolves its capabilities."""
     definition, registry = build_chain(
         task_type,
         language=language,
@@ -28,8 +38,7 @@ def every_guidance(
         target=TARGETS[language],
         focus_areas=FOCUS[language] if focus else (),
     )
-    session = start_chain(definition)
-    return [(session, guide(session, step.id, registry)) for step in definition.steps]
+    return start_chain(definition), registry
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
@@ -61,17 +70,47 @@ def test_checklist_has_one_item_per_focus_area(task_type: str, depth: str, langu
     for _, g in every_guidance(task_type, language, depth):
         for area in FOCUS[language]:
             assert sum(area in item for item in g.checklist) == 1, (area, g.checklist)
-            assert g.name in next(item for item in g.checklist if area in item)
+            assert next(item for item in g.checklist if area in item) in g.instructions
+        # ...and one rule per focus area that it be discussed, stated in the instructions too
+        focus_rules = [r for r in g.rules if r.kind == "focus_area"]
+        assert [r.area for r in focus_rules] == FOCUS[language]
+        assert all(r.rule == "focus_area" and r.min_units for r in focus_rules)
+        for rule in focus_rules:
+            assert f"- [focus_area] {rule.description}" in g.instructions.splitlines()
+
+
+def test_focus_areas_make_no_rule_when_the_step_does_not_require_them() -> None:
+    definition, registry = build_chain(
+        steps=[
+            custom_step("a", validation_rules={"require_focus_areas": False}),
+            custom_step("b", validation_rules={"skip_rules": ["focus_area"]}),
+            custom_step("c"),
+        ],
+        focus_areas=FOCUS["zh"],
+    )
+    session = start_chain(definition)
+    kinds = {
+        step_id: [r.kind for r in guide(session, step_id, registry).rules]
+        for step_id in ("a", "b", "c")
+    }
+    assert "focus_area" not in kinds["a"]
+    assert "focus_area" not in kinds["b"]
+    assert kinds["c"].count("focus_area") == len(FOCUS["zh"])
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 @pytest.mark.parametrize("depth", ["basic", "detailed", "comprehensive"])
 @pytest.mark.parametrize("task_type", TEMPLATES)
-def test_target_placeholder_is_always_filled_in(task_type: str, depth: str, language: str) -> None:
+def test_target_is_named_in_the_goal_not_in_every_question(
+    task_type: str, depth: str, language: str
+) -> None:
+    goal = "总目标：" if language == "zh" else "Goal: "
     for _, g in every_guidance(task_type, language, depth):
+        assert g.instructions.splitlines()[0] == f"{goal}{TARGETS[language]}"
         assert "{target}" not in g.instructions
-        assert all("{target}" not in item for item in g.checklist)
-        assert any(TARGETS[language] in item for item in g.checklist)
+        assert all("{" not in item for item in g.checklist)
+        # The built-in questions ask about "the goal"; they do not repeat the target each time.
+        assert not any(TARGETS[language] in item for item in g.checklist), g.checklist
 
 
 def test_inline_capability_questions_get_the_target_too() -> None:
@@ -99,17 +138,20 @@ def test_depth_changes_checklist_and_length(task_type: str, language: str) -> No
         for depth in ("basic", "detailed", "comprehensive")
     }
     for basic, detailed, comprehensive in zip(*by_depth.values(), strict=True):
-        # Basic asks fewer questions; comprehensive asks the same ones plus rigour items.
-        assert len(basic.checklist) < len(detailed.checklist)
-        assert set(basic.checklist) < set(detailed.checklist)
+        # Every depth asks every question; comprehensive asks the same ones plus rigour items.
+        assert basic.checklist == detailed.checklist
         extra = comprehensive.checklist[len(detailed.checklist) :]
         assert comprehensive.checklist[: len(detailed.checklist)] == detailed.checklist
         assert len(extra) >= 1
         for item in extra:
             assert item in comprehensive.instructions
-        # Each depth asks for more text.
-        assert basic.min_length < detailed.min_length < comprehensive.min_length
+        # Each depth asks for more text, and the length rules say so.
+        assert (basic.min_length, detailed.min_length, comprehensive.min_length) == (60, 150, 300)
         assert basic.max_length < detailed.max_length < comprehensive.max_length
+        for g in (basic, detailed, comprehensive):
+            lengths = {r.rule: r for r in g.rules if r.kind == "length"}
+            assert lengths["min_length"].min_units == g.min_length
+            assert lengths["max_length"].max_units == g.max_length
         assert (basic.depth, detailed.depth, comprehensive.depth) == (
             "basic",
             "detailed",
@@ -147,10 +189,83 @@ def test_step_validation_rules_show_in_the_guidance() -> None:
     g = guide(start_chain(definition), "a", registry)
     assert (g.min_length, g.max_length) == (5, 50)
     assert g.json_schema == schema
-    assert "5-50" in g.instructions
-    assert "json_schema" in g.instructions
+    rules = {r.rule: r for r in g.rules}
+    assert (rules["min_length"].min_units, rules["max_length"].max_units) == (5, 50)
+    lines = g.instructions.splitlines()
+    assert f"- [min_length] {rules['min_length'].description}" in lines
+    assert "5" in rules["min_length"].description
+    assert f"- [max_length] {rules['max_length'].description}" in lines
+    assert "50" in rules["max_length"].description
+    assert "json_schema" in rules
+    assert "json_schema" in rules["json_schema"].description
+    # A JSON step is not held to the rules about prose.
+    assert not {"on_topic", "no_filler", "no_internal_repeat", "language"} & set(rules)
     assert g.required_sections == []
     assert len(g.checklist) >= 1  # a step without capabilities still gets something to answer
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("depth", ["basic", "detailed", "comprehensive"])
+@pytest.mark.parametrize("task_type", TEMPLATES)
+def test_instructions_state_every_rule_the_output_is_checked_against(
+    task_type: str, depth: str, language: str
+) -> None:
+    for _, g in every_guidance(task_type, language, depth):
+        lines = g.instructions.splitlines()
+        assert g.rules
+        for rule in g.rules:
+            assert f"[{rule.rule}]" in g.instructions, rule.rule
+            assert f"- [{rule.rule}] {rule.description}" in lines, rule.rule
+            assert rule.description.strip()
+        # Every section the step requires has its rule, and so does every capability check.
+        section_rules = [r.section for r in g.rules if r.kind == "section"]
+        assert section_rules == g.required_sections
+        for kind in ("min_items", "mentions", "reasoning"):
+            assert all(r.section in g.required_sections for r in g.rules if r.kind == kind)
+        ids = {r.rule for r in g.rules}
+        assert {"min_length", "max_length", "not_repeat"} <= ids
+
+
+def test_skipped_rules_are_neither_in_the_rules_nor_in_the_instructions() -> None:
+    # (focus_area too, but this chain has no focus areas to make its rules)
+    skipped = [*sorted(SKIPPABLE - {"focus_area"}), "risks_rated"]
+    definition, registry = build_chain(
+        steps=[
+            custom_step("a", capabilities=["风险评估"], validation_rules={"skip_rules": skipped}),
+            custom_step("b", capabilities=["风险评估"]),
+        ],
+        language="en",
+        target=TARGETS["en"],
+    )
+    session = start_chain(definition)
+    kept = guide(session, "a", registry)
+    full = guide(session, "b", registry)
+    for rule_id in skipped:
+        assert rule_id in {r.rule for r in full.rules}
+        assert f"[{rule_id}]" in full.instructions
+        assert rule_id not in {r.rule for r in kept.rules}
+        assert f"[{rule_id}]" not in kept.instructions
+    # The rules that cannot be switched off stay.
+    assert {"min_length", "max_length", "section:risks", "risks_listed"} <= {
+        r.rule for r in kept.rules
+    }
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("task_type", TEMPLATES)
+def test_basic_depth_asks_every_question_of_the_capabilities_behind_its_sections(
+    task_type: str, language: str
+) -> None:
+    session, registry = template_session(task_type, language, depth="basic")
+    for step in session.definition.steps:
+        g = guide(session, step.id, registry)
+        capabilities = {cap.name: cap for _, cap in required_sections(step, registry) if cap}
+        assert capabilities, step.id
+        asked = [q for cap in capabilities.values() for q in cap.checklist.get(language)]
+        # Each required section is reached by its capability's questions: none is left out.
+        assert g.checklist[: len(asked)] == asked
+        for question in asked:
+            assert question in g.instructions
 
 
 # --- context of dependencies ------------------------------------------------------------------

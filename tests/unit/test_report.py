@@ -8,13 +8,23 @@ from typing import Any
 
 import pytest
 
-from taskchain import chain, engine, report
+from taskchain import chain, engine, report, runner
+from taskchain.capabilities import CapabilityRegistry
+from taskchain.executors import BuiltinExecutor
 from taskchain.guidance import guide
 from taskchain.models import SectionRole, Session
 from taskchain.requests import ChainRequest, parse
 from taskchain.states import StepState
-from taskchain.text import blocks, find_block
-from tests.factories import DAY, T0, good_output
+from taskchain.structure import SectionName, read_sections
+from tests.factories import (
+    DAY,
+    T0,
+    build_chain,
+    complete_step,
+    custom_step,
+    good_output,
+    start_chain,
+)
 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 BAD_OUTPUT = "先这样吧。"
@@ -100,7 +110,7 @@ def mixed_run() -> Run:
     run.skip("survey", "没有拿到会员问卷数据")
     for _ in range(2):
         assert run.submit("model", BAD_OUTPUT) is False
-    assert run.session.status == "completed"
+    assert run.session.status == "completed_with_gaps"
     return run
 
 
@@ -122,12 +132,12 @@ def section_roles(run: Run, step_id: str, text: str) -> set[SectionRole]:
     spec = run.session.definition.step(step_id)
     assert spec is not None
     output = run.session.record(step_id).output or ""
-    holding = [b for b in blocks(output) if text in " ".join(b.body.split())]
+    specs = [s for name in spec.capabilities for s in run.registry.resolve(name).sections]
+    found = read_sections(output, [SectionName(s.key, s.names()) for s in specs])
     return {
         section.role
-        for name in spec.capabilities
-        for section in run.registry.resolve(name).sections
-        if find_block(holding, section.names()) is not None
+        for section in specs
+        if section.key in found and text in " ".join(found[section.key].body.split())
     }
 
 
@@ -437,3 +447,346 @@ def test_chinese_report_has_chinese_headings() -> None:
     headings = [line for line in markdown.splitlines() if re.match(r"^#{1,2} ", line)]
     assert all(CJK.search(h) for h in headings)
     assert "部分报告" in markdown
+
+
+# --- an honest report: outlines, placeholders, conclusions first, nothing dropped ---------------
+
+
+def outline_run(language: str = "zh", task_type: str = "analysis") -> Run:
+    """A template chain worked to its end by the builtin executor, which writes outlines."""
+    run = template_run(language, task_type)
+    run.session = runner.run_chain(
+        run.session,
+        BuiltinExecutor(),
+        registry=run.registry,
+        clock=run.tick,
+        step_timeout=20.0,
+        budget=1e9,
+    )
+    assert run.session.status == "completed"
+    return run
+
+
+def first_sentence_of(text: str) -> str:
+    return re.split(r"(?<=[。！？])|(?<=[.!?])\s", text, maxsplit=1)[0]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("task_type", ["analysis", "creative", "education", "research"])
+def test_an_outline_report_says_so_first_and_claims_nothing(language: str, task_type: str) -> None:
+    run = outline_run(language, task_type)
+
+    built = run.build()
+
+    assert built.content == "outline"
+    first = first_sentence_of(built.executive_summary)
+    assert ("提纲" if language == "zh" else "outline") in first, built.executive_summary
+    assert ("不是" if language == "zh" else "not") in first
+    # unanswered questions and blanks are not findings, recommendations or coverage
+    assert built.key_findings == []
+    assert built.recommendations == []
+    assert all(r.focus_areas_covered == [] for r in built.detailed_results.values())
+    metrics = built.quality_metrics
+    assert (metrics.completion_rate, metrics.first_pass_rate, metrics.focus_area_coverage) == (
+        None,
+        None,
+        None,
+    )
+    assert metrics.completed_steps == metrics.total_steps  # every outline was written
+    if language == "en":
+        assert not CJK.search(built.executive_summary)
+
+
+@pytest.mark.parametrize(("language", "blank"), [("zh", "不适用"), ("en", "—")])
+def test_an_outline_reports_metrics_that_do_not_apply_as_such(language: str, blank: str) -> None:
+    run = outline_run(language)
+    built = run.build()
+
+    markdown = report.to_markdown(built, run.session)
+
+    rows = dict(re.findall(r"^\| (.+?) \| (.+?) \|$", markdown, re.MULTILINE))
+    first_pass = "一次通过率" if language == "zh" else "first-pass rate"
+    coverage = "关注点覆盖率" if language == "zh" else "focus-area coverage"
+    completion = "完成率" if language == "zh" else "completion rate"
+    assert (rows[first_pass], rows[coverage], rows[completion]) == (blank, blank, blank)
+    assert "None" not in markdown
+    assert ("提纲" if language == "zh" else "outline") in markdown.split("## ")[1]
+
+
+def test_a_report_of_real_answers_says_so() -> None:
+    run = template_run()
+    run.finish()
+
+    built = run.build()
+
+    assert built.content == "answers"
+    assert built.quality_metrics.completion_rate == 1.0
+    assert built.quality_metrics.first_pass_rate == 1.0
+    assert built.quality_metrics.focus_area_coverage == 1.0
+
+
+ZH_PLACEHOLDERS = [
+    "待回答：会员价应该定在多少？",
+    "（待填写）",
+    "（待填写第 2 项）",
+    "关注点「复购率」在「核心结论」中的体现：（待填写）",
+    "推理框架：因为 … 所以 …",
+    "会员月费定为（待定）元",
+    "【待补充】",
+    "……",
+    "会员制能否提高复购率？",
+]
+EN_PLACEHOLDERS = [
+    "To answer: what should a membership cost?",
+    "(to be filled in)",
+    "(item 1 to fill in)",
+    "How 'repeat visits' shows in 'Key conclusions': (to be filled in)",
+    "Reasoning frame: because … therefore …",
+    "The fee is [TBD] a month",
+    "TODO: add the pilot results",
+    "...",
+    "Will memberships raise repeat visits?",
+]
+REAL_ITEMS = [
+    "会员月费定为 39 元时，试点门店复购率从 22% 升到 31%",
+    "Members visited 1.8 times a week against 1.1 for other customers (pilot, 6 weeks)",
+    "先在两家门店试点三个月（待遇与非会员的差别见上文）再决定是否推广",  # an aside, not a blank
+]
+
+
+@pytest.mark.parametrize("text", ZH_PLACEHOLDERS + EN_PLACEHOLDERS)
+def test_placeholders_and_open_questions_are_recognised(text: str) -> None:
+    assert report.is_placeholder(text)
+
+
+@pytest.mark.parametrize("text", REAL_ITEMS)
+def test_real_items_are_not_placeholders(text: str) -> None:
+    assert not report.is_placeholder(text)
+
+
+def titles(registry: CapabilityRegistry, capability: str, language: str = "zh") -> dict[str, str]:
+    """The section titles of ``capability`` by role (finding, recommendation...)."""
+    return {s.role: s.title.get(language) for s in registry.resolve(capability).sections}
+
+
+def answered(steps: list[dict[str, Any]], outputs: dict[str, str], **config: Any) -> report.Report:
+    """The report of a chain whose steps were completed with ``outputs`` (checks bypassed)."""
+    definition, registry = build_chain(steps=steps, **config)
+    session = start_chain(definition)
+    for step_id, output in outputs.items():
+        session = complete_step(session, step_id, output)
+    return report.build(session, registry, now=T0 + 3600)
+
+
+def test_placeholders_in_an_answer_are_not_findings_recommendations_or_coverage() -> None:
+    registry = chain.registry_for(build_chain(steps=[custom_step("x")])[0])
+    t = titles(registry, "结果整合")
+    output = "\n".join(
+        [
+            f"## {t['finding']}",
+            "- 会员月费定为 39 元时，试点门店复购率从 22% 升到 31%，客单价基本不变",
+            "- 待回答：会员价应该定在多少？",
+            "1. （待填写第 2 项）",
+            "- 关注点「复购率」在「核心结论」中的体现：（待填写）",
+            "- 推理框架：因为 … 所以 …",
+            f"## {t['recommendation']}",
+            "- 先在两家门店试点三个月，再决定是否推广到全部门店",
+            "- （待填写）",
+            "- 会员制能否提高复购率？",
+        ]
+    )
+    built = answered(
+        [custom_step("decide", capabilities=["结果整合"])],
+        {"decide": output},
+        focus_areas=["客单价", "复购率"],
+    )
+
+    assert [f.text for f in built.key_findings] == [
+        "会员月费定为 39 元时，试点门店复购率从 22% 升到 31%，客单价基本不变"
+    ]
+    assert [r.text for r in built.recommendations] == [
+        "先在两家门店试点三个月，再决定是否推广到全部门店"
+    ]
+    # 复购率 is named by the finding; a blank that names 客单价 alone would not count
+    assert built.detailed_results["decide"].focus_areas_covered == ["客单价", "复购率"]
+
+
+def test_a_focus_area_named_only_in_a_blank_is_not_covered() -> None:
+    registry = chain.registry_for(build_chain(steps=[custom_step("x")])[0])
+    t = titles(registry, "结果整合")
+    output = (
+        f"## {t['finding']}\n- 会员制让客单价提高了约 8%，来自三家门店四周的收银数据\n"
+        f"- 关注点「复购率」在「{t['finding']}」中的体现：（待填写）\n"
+        f"## {t['recommendation']}\n- 下季度在两家门店试点\n"
+    )
+    built = answered(
+        [custom_step("decide", capabilities=["结果整合"])],
+        {"decide": output},
+        focus_areas=["客单价", "复购率"],
+    )
+
+    assert built.detailed_results["decide"].focus_areas_covered == ["客单价"]
+    assert built.quality_metrics.focus_area_coverage == 0.5
+    assert [g.focus_area for g in built.gaps if g.kind == "focus_area_uncovered"] == ["复购率"]
+
+
+def test_no_finding_or_recommendation_is_dropped() -> None:
+    registry = chain.registry_for(build_chain(steps=[custom_step("x")])[0])
+    t = titles(registry, "结果整合")
+    conclusions = [f"门店 {i} 的会员复购率比非会员高 {i + 5} 个百分点" for i in range(7)]
+    advice = [f"在门店 {i} 把会员权益调整为第二杯半价" for i in range(5)]
+    output = "\n".join(
+        [
+            f"## {t['finding']}",
+            *(f"- {c}" for c in conclusions),
+            f"## {t['recommendation']}",
+            *(f"{i}. {a}" for i, a in enumerate(advice, 1)),
+        ]
+    )
+
+    built = answered([custom_step("decide", capabilities=["结果整合"])], {"decide": output})
+
+    assert [f.text for f in built.key_findings] == conclusions
+    assert [r.text for r in built.recommendations] == advice
+
+
+def test_a_prose_conclusion_gives_each_paragraph_as_a_finding() -> None:
+    registry = chain.registry_for(build_chain(steps=[custom_step("x")])[0])
+    t = titles(registry, "结果整合")
+    first = "会员制值得做，试点门店的复购率提高了九个百分点。"
+    second = "但月费超过 49 元时退订率明显上升，价格应留在 39 元以内。"
+    output = f"## {t['finding']}\n{first}\n\n{second}\n\n## {t['recommendation']}\n先试点三个月。\n"
+
+    built = answered([custom_step("decide", capabilities=["结果整合"])], {"decide": output})
+
+    assert [f.text for f in built.key_findings] == [first, second]
+
+
+def test_prose_list_items_and_table_rows_in_a_section_are_all_reported_in_order() -> None:
+    registry = chain.registry_for(build_chain(steps=[custom_step("x")])[0])
+    risks = titles(registry, "风险评估")
+    output = "\n".join(
+        [
+            f"## {risks['finding']}",
+            "综合来看，最大的风险来自毛利，而不是客流",
+            "- 会员折扣可能侵蚀毛利",
+            "  尤其是在工作日的下午时段",
+            "- 竞品可能跟进推出更便宜的会员",
+            "",
+            "| 风险 | 可能性 | 影响 |",
+            "|---|---|---|",
+            "| 会员退订率高于预期 | 中 | 高 |",
+            "| 收银系统改造延期 | 低 | 中 |",
+            "",
+            f"## {risks['recommendation']}",
+            "- 折扣只用于第二杯",
+        ]
+    )
+
+    built = answered([custom_step("risks", capabilities=["风险评估"])], {"risks": output})
+
+    assert [f.text for f in built.key_findings] == [
+        "综合来看，最大的风险来自毛利，而不是客流",
+        "会员折扣可能侵蚀毛利 尤其是在工作日的下午时段",
+        "竞品可能跟进推出更便宜的会员",
+        "会员退订率高于预期 | 中 | 高",
+        "收银系统改造延期 | 低 | 中",
+    ]
+
+
+def synthesis_chain(language: str = "zh") -> list[dict[str, Any]]:
+    """survey -> risks -> decide: the last step synthesises (and no step depends on it)."""
+    names = (
+        ("会员调研", "风险分析", "形成结论") if language == "zh" else ("Survey", "Risks", "Decide")
+    )
+    return [
+        custom_step("survey", capabilities=["信息检索"], name=names[0]),
+        custom_step("risks", "survey", capabilities=["风险评估"], name=names[1]),
+        custom_step("decide", "risks", capabilities=["结果整合"], name=names[2]),
+    ]
+
+
+SYNTHESIS_CHAIN = synthesis_chain()
+
+
+def synthesis_outputs(registry: CapabilityRegistry, language: str = "zh") -> dict[str, str]:
+    facts, risks, synthesis = (
+        titles(registry, c, language) for c in ("信息检索", "风险评估", "结果整合")
+    )
+    if language == "zh":
+        return {
+            "survey": f"## {facts['finding']}\n- 六成受访顾客每周来店两次以上\n- 附近两家竞品都没有会员制\n",
+            "risks": f"## {risks['finding']}\n- 会员折扣可能侵蚀毛利\n"
+            f"## {risks['recommendation']}\n- 折扣只用于第二杯\n",
+            "decide": f"## {synthesis['finding']}\n- 推出会员订阅制，月费 39 元\n- 先在旗舰店试点三个月\n"
+            f"## {synthesis['recommendation']}\n- 下月上线会员小程序\n",
+        }
+    return {
+        "survey": f"## {facts['finding']}\n- Six in ten regulars come twice a week\n",
+        "risks": f"## {risks['finding']}\n- Member discounts may eat into the margin\n",
+        "decide": f"## {synthesis['finding']}\n- Launch a membership at 39 a month\n"
+        f"## {synthesis['recommendation']}\n- Ship the members' app next month\n",
+    }
+
+
+def test_key_findings_lead_with_the_final_synthesis_then_follow_the_chain() -> None:
+    registry = chain.registry_for(build_chain(steps=SYNTHESIS_CHAIN)[0])
+
+    built = answered(SYNTHESIS_CHAIN, synthesis_outputs(registry))
+
+    assert [(f.step_id, f.text) for f in built.key_findings] == [
+        ("decide", "推出会员订阅制，月费 39 元"),
+        ("decide", "先在旗舰店试点三个月"),
+        ("survey", "六成受访顾客每周来店两次以上"),
+        ("survey", "附近两家竞品都没有会员制"),
+        ("risks", "会员折扣可能侵蚀毛利"),
+    ]
+    assert [r.step_id for r in built.recommendations] == ["decide", "risks"]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_summary_states_the_main_conclusions_with_their_steps(language: str) -> None:
+    steps = synthesis_chain(language)
+    registry = chain.registry_for(build_chain(steps=steps)[0])
+    target = "会员订阅制" if language == "zh" else "a membership scheme for the cafe"
+
+    built = answered(steps, synthesis_outputs(registry, language), language=language, target=target)
+
+    summary = built.executive_summary
+    if language == "zh":
+        assert "主要结论：推出会员订阅制，月费 39 元（来自「形成结论」）" in summary
+        assert "先在旗舰店试点三个月（来自「形成结论」）" in summary
+    else:
+        assert "Main conclusions: Launch a membership at 39 a month (from 'Decide')" in summary
+        assert not CJK.search(summary)
+    assert summary.index("主要结论" if language == "zh" else "Main conclusions") < 150
+
+
+def test_a_chain_that_ended_with_gaps_is_finished_not_partial() -> None:
+    run = mixed_run()
+
+    built = run.build()
+
+    assert built.status == "completed_with_gaps"
+    assert built.partial is False
+    markdown = report.to_markdown(built, run.session)
+    assert "部分报告" not in markdown
+
+
+def test_a_chain_where_nothing_was_completed_is_failed_but_finished() -> None:
+    run = Run(
+        {
+            "task_type": "custom",
+            "target": "x",
+            "custom_chain": [{"id": "a", "name": "A", "max_attempts": 1}, {"id": "b", "name": "B"}],
+        }
+    )
+    run.submit("a", BAD_OUTPUT)
+    run.skip("b", "不需要")
+
+    built = run.build()
+
+    assert built.status == "failed"
+    assert built.partial is False
+    assert built.key_findings == []
+    assert built.quality_metrics.completion_rate == 0.0

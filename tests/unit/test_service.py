@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import taskchain
+from taskchain.capabilities import CapabilityRegistry
 from taskchain.errors import ConflictError, InvalidRequestError, NotFoundError, StoreError
 from taskchain.service import Service
 from taskchain.store import SessionStore
@@ -29,6 +30,8 @@ START = {
 }
 STEPS = load_template("analysis").step_specs("zh")
 BAD_OUTPUT = "我觉得可以做。"
+STANDARD = ("理解分析", "需求提取", "信息检索", "数据整理", "创意生成",
+            "逻辑推理", "方案设计", "风险评估", "质量验证", "结果整合")  # fmt: skip
 
 
 class Ids:
@@ -98,6 +101,24 @@ def test_start_answers_version_one_and_the_first_steps_guidance(service: Service
     for area in FOCUS:
         assert area in ready["instructions"]
     assert ready["min_length"] > 0
+    # The rules the output will be checked against, each stated in the instructions.
+    assert ready["rules"]
+    for rule in ready["rules"]:
+        assert {"rule", "kind", "severity", "description"} <= set(rule)
+        assert f"- [{rule['rule']}] {rule['description']}" in ready["instructions"]
+    assert [r["area"] for r in ready["rules"] if r["kind"] == "focus_area"] == FOCUS
+
+
+def test_every_feedback_entry_judges_a_rule_the_step_announced(service: Service) -> None:
+    view = service.start(START, tenant=TENANT)
+    ready = view["ready_steps"][0]
+
+    answer = service.submit(TENANT, view["session_id"], ready["step_id"], {"output": BAD_OUTPUT})
+
+    announced = {r["rule"] for r in ready["rules"]}
+    assert answer["accepted"] is False
+    assert {f["rule"] for f in answer["feedback"]} == announced
+    assert any(not f["passed"] for f in answer["feedback"])
 
 
 def test_status_briefs_goal_finished_steps_and_next_guidance(
@@ -229,6 +250,41 @@ def test_skip_records_the_reason_as_a_gap(service: Service, clock: FakeClock) ->
     [gap] = [g for g in report["gaps"] if g["kind"] == "step_skipped"]
     assert gap["step_id"] == STEPS[0].id
     assert reason in gap["reason"]
+    # the chain ended with a gap: finished, not partial, and its status says so
+    assert view["status"] == report["status"] == "completed_with_gaps"
+    assert report["partial"] is False
+    assert report["content"] == "answers"
+
+
+def test_a_pending_step_cannot_be_skipped(service: Service) -> None:
+    view = service.start(START, tenant=TENANT)
+
+    with pytest.raises(ConflictError) as caught:
+        service.skip(TENANT, view["session_id"], STEPS[1].id, {"reason": "以后再说"})
+
+    assert caught.value.code == "STEP_NOT_READY"
+    assert caught.value.details["ready_steps"] == [STEPS[0].id]
+    assert service.status(TENANT, view["session_id"])["version"] == 1  # nothing changed
+
+
+def test_a_chain_that_ended_with_gaps_is_closed_and_briefed_as_such(
+    service: Service, clock: FakeClock
+) -> None:
+    view = service.start(START, tenant=TENANT)
+    view = service.skip(TENANT, view["session_id"], STEPS[0].id, {"reason": "没有数据"})
+    finish(service, view, clock)
+
+    status = service.status(TENANT, view["session_id"])
+
+    assert status["status"] == "completed_with_gaps"
+    assert status["ready_steps"] == []
+    assert "跳过或失败" in status["briefing"]
+    with pytest.raises(ConflictError) as caught:
+        service.submit(TENANT, view["session_id"], STEPS[0].id, {"output": BAD_OUTPUT})
+    assert caught.value.code == "SESSION_CLOSED"
+    assert "已已" not in caught.value.message("zh")
+    [listed] = service.list_sessions(TENANT)["sessions"]
+    assert listed["status"] == "completed_with_gaps"
 
 
 # --- concurrency and isolation --------------------------------------------------------------
@@ -363,12 +419,17 @@ def test_templates_search_without_match_is_empty(service: Service) -> None:
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_capabilities_lists_the_ten_standard_ones(service: Service, language: str) -> None:
     answer = service.capabilities(language=language)
+    registry = CapabilityRegistry.builtin()
 
-    assert answer["count"] == 10
-    assert len(answer["capabilities"]) == 10
+    assert answer["count"] == len(registry) == len(answer["capabilities"])
+    names = [capability["name"] for capability in answer["capabilities"]]
+    assert names == list(registry.names())
+    assert names[: len(STANDARD)] == list(STANDARD)
     for capability in answer["capabilities"]:
         assert capability["checklist"]
         assert capability["sections"]
+    risk = next(c for c in answer["capabilities"] if c["name"] == "风险评估")
+    assert risk["title"] == ("Risk assessment" if language == "en" else "风险评估")
 
 
 def test_health(service: Service) -> None:

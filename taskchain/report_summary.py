@@ -1,0 +1,103 @@
+"""The report's executive summary: what the report is, how the chain ended, its main conclusions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from taskchain.models import Session
+from taskchain.text import shorten
+
+if TYPE_CHECKING:  # the report module imports this one
+    from taskchain.report import QualityMetrics, ReportItem
+
+_MAIN_CONCLUSIONS = 3  # how many findings the summary states in words
+_CONCLUSION_CHARS = 120
+_KIND_ZH = {"analysis": "分析", "creative": "创作", "education": "教学", "research": "研究",
+            "custom": "自定义"}  # fmt: skip
+
+
+def summary(
+    session: Session,
+    m: QualityMetrics,
+    findings: list[ReportItem],
+    recs: list[ReportItem],
+    questions: int,
+    outline: bool,
+) -> str:
+    """A few sentences a reader can stop after: what the report is, then its main conclusions."""
+    d = session.definition
+    zh = session.language != "en"
+    kind = _KIND_ZH[d.task_type] if zh else d.task_type
+    if outline:
+        text = (
+            f"这是一份提纲，不是分析结论：内置执行器为「{d.target}」的{kind}任务链的 "
+            f"{m.completed_steps} 个步骤写出了待填写的提纲，列出 {questions} 个待回答的问题，"
+            "没有得出任何结论。"
+            if zh
+            else f"This is an outline, not findings: the builtin executor wrote fill-in outlines "
+            f"for {m.completed_steps} steps of the {kind} chain on '{d.target}', listing "
+            f"{questions} questions to answer, and drew no conclusions."
+        )
+        if m.completed_steps < m.total_steps:
+            text += _progress_sentence(session, m, zh, kind, outline=True)
+        return text + (
+            "要得到结论，请逐条回答这些问题，或改用引导式会话逐步作答。"
+            if zh
+            else " To get findings, answer these questions, or work through the chain step by "
+            "step in a guided session."
+        )
+    text = _progress_sentence(session, m, zh, kind, outline=False)
+    main = [
+        f"{shorten(f.text, _CONCLUSION_CHARS).rstrip('。.；;')}"
+        + (f"（来自「{f.step_name}」）" if zh else f" (from '{f.step_name}')")
+        for f in findings[:_MAIN_CONCLUSIONS]
+    ]
+    if zh:
+        text += f"主要结论：{'；'.join(main)}。" if main else "尚无可以报告的结论。"
+        text += f"关键发现 {len(findings)} 条、建议 {len(recs)} 条，均注明来源步骤"
+        cov = m.focus_area_coverage
+        return text + (f"；关注点覆盖率 {cov:.0%}。" if cov is not None else "。")
+    text += f" Main conclusions: {'; '.join(main)}." if main else " No conclusions to report yet."
+    text += (
+        f" {len(findings)} key findings and {len(recs)} recommendations, each traced to its step"
+    )
+    cov = m.focus_area_coverage
+    return text + (f"; focus-area coverage {cov:.0%}." if cov is not None else ".")
+
+
+def _progress_sentence(
+    session: Session, m: QualityMetrics, zh: bool, kind: str, *, outline: bool
+) -> str:
+    """One sentence on how far the chain got and how it ended."""
+    target, n, c, f, s = (session.definition.target, m.total_steps, m.completed_steps,
+                          m.failed_steps, m.skipped_steps)  # fmt: skip
+    finished = m.pending_steps == 0
+    if outline:  # the subject was named by the sentence before
+        if session.status == "failed" and not finished:
+            return "任务链在步骤失败后按设置停止：这是一份部分报告。" if zh else (
+                " The chain stopped at a failed step: this report is partial.")  # fmt: skip
+        if not finished:
+            return "任务链尚未完成：这是一份部分报告。" if zh else (
+                " The chain is not finished: this report is partial.")  # fmt: skip
+        return (f"另有 {f} 步失败、{s} 步跳过。" if zh
+                else f" {f} steps failed and {s} were skipped.")  # fmt: skip
+    if session.status == "completed":
+        return (f"围绕「{target}」的{kind}任务链已完成全部 {n} 步。" if zh
+                else f"The {kind} chain on '{target}' completed all {n} steps.")  # fmt: skip
+    if session.status == "completed_with_gaps":
+        return (f"围绕「{target}」的{kind}任务链已结束，但有缺口：{n} 步中完成 {c} 步，失败 {f} 步，"
+                f"跳过 {s} 步（见“缺口”）。" if zh
+                else f"The {kind} chain on '{target}' ended with gaps: {c} of {n} steps completed, "
+                f"{f} failed, {s} skipped (see Gaps).")  # fmt: skip
+    if session.status == "failed" and finished:
+        return (f"围绕「{target}」的{kind}任务链已结束，但没有任何步骤完成：失败 {f} 步，跳过 {s} 步。"
+                if zh else f"The {kind} chain on '{target}' ended without completing any step: "
+                f"{f} failed, {s} skipped.")  # fmt: skip
+    if session.status == "failed":
+        return (f"围绕「{target}」的{kind}任务链在步骤失败后按设置停止：{n} 步中完成 {c} 步，"
+                "这是一份部分报告。" if zh
+                else f"The {kind} chain on '{target}' stopped at a failed step: {c} of {n} steps "
+                "completed; this report is partial.")  # fmt: skip
+    return (f"围绕「{target}」的{kind}任务链尚未完成：{n} 步中已完成 {c} 步，这是一份部分报告。" if zh
+            else f"The {kind} chain on '{target}' is not finished: {c} of {n} steps completed; "
+            "this report is partial.")  # fmt: skip

@@ -1,0 +1,122 @@
+"""Applying a step's rules to its output: one verdict per rule, with feedback that quotes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from taskchain.capabilities import CapabilityRegistry
+from taskchain.models import ChainDefinition, Feedback, Rule, StepSpec
+from taskchain.structure import SectionName, read_sections
+from taskchain.substance import content_tokens, term_pieces
+from taskchain.validation.content_checks import CONTENT_CHECKS
+from taskchain.validation.context import Context, t
+from taskchain.validation.form_checks import FORM_CHECKS
+from taskchain.validation.json_check import schema_check
+from taskchain.validation.rules import required_sections, rules_for
+
+# Rules an outline (the builtin executor's output) is not held to: it has no content yet.
+_NOT_FOR_OUTLINES = frozenset(
+    {"length", "min_items", "mentions", "reasoning", "focus_area", "on_topic", "no_filler"}
+    | {"no_internal_repeat", "not_repeat"}
+)
+_CHECKS: Mapping[str, Callable[[Context, Rule], Feedback]] = {
+    **FORM_CHECKS,
+    **CONTENT_CHECKS,
+    "json_schema": schema_check,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The feedback on one output and whether it is accepted (no failed error-severity check)."""
+
+    feedback: tuple[Feedback, ...]
+
+    @property
+    def accepted(self) -> bool:
+        """Whether every error-severity check passed."""
+        return all(f.passed or f.severity != "error" for f in self.feedback)
+
+
+def check(
+    definition: ChainDefinition,
+    step: StepSpec,
+    output: str,
+    *,
+    registry: CapabilityRegistry,
+    earlier: Mapping[str, str],
+    outline: bool = False,
+) -> Verdict:
+    """Judge ``output`` for ``step`` by every rule of :func:`rules_for`, and nothing else.
+
+    Parameters
+    ----------
+    definition
+        The chain (target, depth, focus areas, language).
+    step
+        The step the output answers.
+    output
+        The cleaned output text.
+    registry
+        Resolves the step's capabilities to their sections and checks.
+    earlier
+        Outputs of the steps already completed, by step id, for the near-copy check.
+    outline
+        The output is an outline to be filled in (the builtin executor's): rules about content
+        are reported as ``info``, since an outline has no content to judge yet.
+    """
+    lang = definition.config.language
+    specs = required_sections(step, registry)
+    wanted = tuple(SectionName(s.key, s.names()) for s, _ in specs)
+    ctx = Context(
+        lang=lang,
+        output=output,
+        sections=read_sections(output, wanted),
+        keys={s.title.get(lang): s.key for s, _ in specs},
+        names=(
+            definition.target,
+            *term_pieces(definition.target),
+            *definition.config.focus_areas,
+            *(n for s, _ in specs for n in s.names()),
+        ),
+        known=_known(definition, step, registry),
+        definition=definition,
+        step=step,
+        earlier=earlier,
+    )
+    feedback = []
+    for rule in rules_for(definition, step, registry):
+        if outline and _exempt(rule):
+            # An outline has no content yet: say so rather than judge it.
+            feedback.append(
+                Feedback(
+                    rule=rule.rule,
+                    passed=False,
+                    severity="info",
+                    message=t(lang, "提纲不评判此项：", "not judged for an outline: ")
+                    + rule.description,
+                )
+            )
+            continue
+        feedback.append(_CHECKS[rule.kind](ctx, rule))
+    return Verdict(tuple(feedback))
+
+
+def _known(
+    definition: ChainDefinition, step: StepSpec, registry: CapabilityRegistry
+) -> frozenset[str]:
+    """Words an output gets from its instructions: the names of the target, focus areas and
+    sections, and the step's name, description and questions. Saying them is not content."""
+    lang = definition.config.language
+    texts = [definition.target, step.name, step.description, *definition.config.focus_areas]
+    for section, cap in required_sections(step, registry):
+        texts += section.names()
+        if cap is not None:
+            texts += cap.checklist.get(lang)
+    return frozenset(token for text in texts for token in content_tokens(text))
+
+
+def _exempt(rule: Rule) -> bool:
+    """Whether an outline is excused from ``rule``."""
+    return rule.kind in _NOT_FOR_OUTLINES and rule.rule != "max_length"

@@ -1,0 +1,344 @@
+"""Checks of an output's substance: focus areas discussed, on topic, no filler, no repeats,
+the right language, and no copy of an earlier step."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from taskchain.models import Feedback, Rule
+from taskchain.substance import (
+    comparable,
+    containment,
+    content_tokens,
+    full_sentences,
+    has_term,
+    is_filler,
+    is_item,
+    item_chunks,
+    language_share,
+    names_area,
+    passages,
+    sentences,
+    shingles,
+    specific,
+    top_terms,
+    units,
+)
+from taskchain.validation.context import Context, q, quotes, result, t
+from taskchain.validation.rules import REPEAT_SENTENCE_UNITS
+
+
+def _focus(ctx: Context, rule: Rule) -> Feedback:
+    area = rule.area or ""
+    need = rule.min_units or 0
+    best, best_text = 0, ""
+    named = 0
+    for text in _about(ctx, area):
+        named += 1
+        score = specific(text, ctx.known)
+        if score > best:
+            best, best_text = score, text
+    if named == 0:
+        return result(
+            ctx,
+            rule,
+            False,
+            f"没有提到关注点「{area}」",
+            f"focus area '{area}' is not mentioned",
+            t(
+                ctx.lang,
+                f"用一段话或一个列表项点名「{area}」，写出它在本步骤中的具体情况、数字或做法。",
+                f"Name '{area}' in a paragraph or list item and say concretely how it bears on "
+                "this step (facts, figures, actions).",
+            ),
+        )
+    return result(
+        ctx,
+        rule,
+        best >= need,
+        f"关注点「{area}」有具体讨论：「{q(best_text)}」"
+        if best >= need
+        else f"关注点「{area}」被提到 {named} 次，但没有一处具体讨论它（最多 {best} 个字的具体内容，"
+        f"需要 {need}）" + (f"：「{q(best_text)}」" if best_text else ""),
+        f"focus area '{area}' is discussed: '{q(best_text)}'"
+        if best >= need
+        else f"focus area '{area}' is named {named} time(s) but never discussed (at most {best} "
+        f"specific words, {need} needed)" + (f": '{q(best_text)}'" if best_text else ""),
+        t(
+            ctx.lang,
+            f"写一段专门讲「{area}」的内容：它在本步骤中具体是什么情况、有什么数字或例子、要怎么做。",
+            f"Write a passage about '{area}' itself: what it concretely means for this step, with "
+            "figures or examples, and what to do.",
+        ),
+    )
+
+
+def _about(ctx: Context, area: str) -> list[str]:
+    """The stretches of the output that are about ``area``.
+
+    The block under a heading or label that names it; a list item or table row that names it
+    (an item is one point); in running text, the sentence that names it with the sentence after
+    it, or with the rest of its paragraph when it is only a label or a lead-in ("成本方面：").
+    A sentence that names several focus areas at once is taken alone: listing them together
+    says nothing about any one of them.
+    """
+    areas = ctx.definition.config.focus_areas
+    out: list[str] = []
+    for heading, text in passages(ctx.output):
+        if heading:
+            if names_area(heading, area):
+                out.append(f"{heading}\n{text}")
+            continue
+        if not names_area(text, area):
+            continue
+        lead = text.strip().splitlines()[0].rstrip()
+        if lead.endswith((":", "：")) and names_area(lead, area):
+            out.append(text)  # "成本方面：" and the list it introduces
+            continue
+        for chunk in item_chunks(text):
+            if names_area(chunk, area):
+                out.extend(_sentences_about(chunk, area, areas))
+    return out
+
+
+def _sentences_about(chunk: str, area: str, areas: tuple[str, ...]) -> list[str]:
+    """In one list item or stretch of running text, what is said about ``area``."""
+
+    def others(sentence: str) -> bool:
+        return any(a != area and names_area(sentence, a) for a in areas)
+
+    out: list[str] = []
+    said = full_sentences(chunk)
+    for i, sentence in enumerate(said):
+        if not names_area(sentence, area):
+            continue
+        if others(sentence):
+            out.append(_span(sentence, area, areas))
+        elif is_item(chunk):
+            out.append(chunk)  # an item is one point
+        else:
+            # What follows belongs to the area until a sentence turns to another one.
+            following = said[i + 1 :] if _label_only(sentence, area) else said[i + 1 : i + 2]
+            kept = [sentence]
+            for nxt in following:
+                if others(nxt) or _NEW_POINT.match(nxt):
+                    break
+                kept.append(nxt)
+            out.append(" ".join(kept))
+    return out
+
+
+def _span(sentence: str, area: str, areas: tuple[str, ...]) -> str:
+    """In a sentence that names several areas, the part about ``area``: from its name to the
+    next area's name ("A 和 B 都很重要" says nothing of A); by clauses when a name is partial."""
+    lowered = sentence.lower()
+    start = lowered.find(area.lower())
+    if start < 0:
+        return "，".join(c for c in _CLAUSE.split(sentence) if names_area(c, area))
+    ends = [
+        i for a in areas if a != area and (i := lowered.find(a.lower(), start + len(area))) >= 0
+    ]
+    return sentence[start : min(ends, default=len(sentence))]
+
+
+def _label_only(sentence: str, area: str) -> bool:
+    """Whether ``sentence`` is little more than the area's name (a label or a lead-in)."""
+    return sentence.rstrip().endswith((":", "：")) or units(sentence) <= units(area) + 3
+
+
+def _on_topic(ctx: Context, rule: Rule) -> Feedback:
+    lowered = ctx.output.lower()
+    terms = rule.terms or ()
+    used = [t for t in terms if has_term(lowered, t)]
+    need = rule.min_items or 0
+    target = ctx.definition.target
+    if len(used) >= need:
+        return result(
+            ctx,
+            rule,
+            True,
+            f"围绕对象「{q(target)}」：用到其名称中的字词 {len(used)}/{len(terms)} 个",
+            f"about “{q(target)}”: uses {len(used)}/{len(terms)} of its key words",
+        )
+    earlier = " ".join(ctx.earlier[d] for d in ctx.step.dependencies if d in ctx.earlier)
+    top = top_terms(ctx.output, rule.max_units or 0)
+    shared: list[str] = []
+    if earlier:
+        known = set(content_tokens(earlier)) | set(content_tokens(target))
+        known |= set(content_tokens(" ".join(ctx.definition.config.focus_areas)))
+        shared = [t for t in top if t in known]
+        if len(shared) >= (rule.min_links or 0):
+            return result(
+                ctx,
+                rule,
+                True,
+                f"围绕对象「{q(target)}」：最常用的词中有 {len(shared)} 个来自对象名称或前序步骤",
+                f"about “{q(target)}”: {len(shared)} of its most used words come from the subject "
+                "or the earlier steps",
+            )
+    sep = "、" if ctx.lang != "en" else ", "
+    strange = [t for t in top if t not in shared][:6]
+    return result(
+        ctx,
+        rule,
+        False,
+        f"这份输出看起来写的是别的对象：对象「{q(target)}」名称中的字词只用到 {len(used)}/{len(terms)}"
+        f" 个（需要 {need} 个）"
+        + (f"，最常用的词（{sep.join(strange)}）也不在前序步骤中" if earlier else ""),
+        f"this output seems to be about another subject: it uses {len(used)}/{len(terms)} of the "
+        f"key words of “{q(target)}” ({need} needed)"
+        + (
+            f", and its most used words ({sep.join(strange)}) are not in the earlier steps"
+            if earlier
+            else ""
+        ),
+        t(
+            ctx.lang,
+            f"针对「{q(target)}」本身来写，用它自己的名称和说法，接着前序步骤的内容往下写。",
+            f"Write about “{q(target)}” itself, in its own terms, carrying on from the earlier "
+            "steps.",
+        ),
+    )
+
+
+def _filler(ctx: Context, rule: Rule) -> Feedback:
+    min_units = rule.min_units or 0
+    found = sentences(ctx.output)
+    total = sum(units(s) for s in found) or 1
+    filler = [s for s in found if is_filler(s, ctx.known, min_units)]
+    share = sum(units(s) for s in filler) / total
+    limit = rule.max_share or 0.0
+    quoted = quotes(ctx, filler[:4])
+    return result(
+        ctx,
+        rule,
+        share <= limit,
+        f"空话占 {share:.0%}（上限 {limit:.0%}）" + (f"，例如：{quoted}" if share > limit else ""),
+        f"filler is {share:.0%} of the text (limit {limit:.0%})"
+        + (f", e.g. {quoted}" if share > limit else ""),
+        t(
+            ctx.lang,
+            "把这些句子换成具体内容：写出是什么、多少、谁、哪里、怎么做，或举一个例子；说不出具体内容的"
+            "句子就删掉。",
+            "Replace these sentences with specifics — what, how much, who, where, how — or an "
+            "example; delete the ones that say nothing specific.",
+        ),
+    )
+
+
+def _internal_repeat(ctx: Context, rule: Rule) -> Feedback:
+    seen: dict[str, str] = {}
+    repeated: list[str] = []
+    for sentence in sentences(ctx.output):
+        if units(sentence) < (rule.min_units or REPEAT_SENTENCE_UNITS):
+            continue
+        key = comparable(sentence)
+        if key in seen and seen[key] not in repeated:
+            repeated.append(seen[key])
+        seen.setdefault(key, sentence)
+    if not repeated:
+        repeated = _near_duplicate_paragraphs(ctx)
+    quoted = quotes(ctx, repeated[:3])
+    return result(
+        ctx,
+        rule,
+        not repeated,
+        f"输出中有重复的内容：{quoted}" if repeated else "没有重复的句子或段落",
+        f"the output repeats itself: {quoted}" if repeated else "no repeated sentence or paragraph",
+        t(
+            ctx.lang,
+            "每一节写这一节自己的内容，不要把同一句话或同一段复制到多处。",
+            "Give each section its own content; do not copy a sentence or paragraph to several "
+            "places.",
+        ),
+    )
+
+
+def _near_duplicate_paragraphs(ctx: Context) -> list[str]:
+    """Paragraphs that are the same but for a few words (e.g. one per heading)."""
+    ignore = frozenset().union(*(shingles(n) for n in ctx.names))
+    prints = [
+        (text, shingles(text) - ignore)
+        for heading, text in passages(ctx.output)
+        if not heading and units(text) >= 25
+    ]
+    out: list[str] = []
+    for i, (text, mine) in enumerate(prints):
+        for _other, theirs in prints[i + 1 :]:
+            union = mine | theirs
+            if union and len(mine & theirs) / len(union) >= 0.75:
+                out.append(text)
+                break
+    return out
+
+
+def _language(ctx: Context, rule: Rule) -> Feedback:
+    share = language_share(
+        ctx.output, ctx.lang, (ctx.definition.target, *ctx.definition.config.focus_areas)
+    )
+    need = rule.min_share or 0.0
+    return result(
+        ctx,
+        rule,
+        share >= need,
+        f"中文占正文的 {share:.0%}（至少 {need:.0%}）",
+        f"English is {share:.0%} of the text (at least {need:.0%})",
+        t(
+            ctx.lang,
+            "本会话使用中文：请用中文写作，名称和术语可以保留原文。",
+            "This session is in English: write in English; names and terms may stay as they are.",
+        ),
+    )
+
+
+def _not_repeat(ctx: Context, rule: Rule) -> Feedback:
+    limit = rule.max_similarity or 1.0
+    ignore = frozenset(t for n in ctx.names for t in content_tokens(n))
+    mine = frozenset(content_tokens(ctx.output))
+    worst, worst_id = 0.0, ""
+    for step_id, text in ctx.earlier.items():
+        if step_id == ctx.step.id:
+            continue
+        score = containment(mine, frozenset(content_tokens(text)), ignore)
+        if score > worst:
+            worst, worst_id = score, step_id
+    other = ctx.definition.step(worst_id)
+    name = other.name if other else worst_id
+    passed = worst <= limit
+    return result(
+        ctx,
+        rule,
+        passed,
+        f"与步骤「{name}」的内容重合 {worst:.0%}（上限 {limit:.0%}）"
+        if worst_id
+        else "没有与之前步骤重复",
+        f"{worst:.0%} overlap with step '{name}' (limit {limit:.0%})"
+        if worst_id
+        else "no repeat of an earlier step",
+        t(
+            ctx.lang,
+            f"不要复述「{name}」：在它的结论之上写本步骤要求的新内容，引用时只概括一句。",
+            f"Do not restate '{name}': build on its conclusions with what this step asks for, "
+            "and summarise it in a sentence when you refer to it.",
+        ),
+    )
+
+
+_CLAUSE = re.compile(r"[，,；;：:]")
+# A sentence that opens a new enumerated point is not about the one before it.
+_NEW_POINT = re.compile(
+    r"^(?:[一二三四五六七八九十]是|其[一二三四五]|第[一二三四五六七八九十\d]+(?:[，、：:]|点|个|条|类)|首先|其次|再次|最后|另外|此外|"
+    r"(?:the\s+)?(?:first|second|third|fourth|fifth|next|another|also|finally|lastly)\b)",
+    re.IGNORECASE,
+)
+
+
+CONTENT_CHECKS: Mapping[str, Callable[[Context, Rule], Feedback]] = {
+    "focus_area": _focus,
+    "on_topic": _on_topic,
+    "no_filler": _filler,
+    "no_internal_repeat": _internal_repeat,
+    "language": _language,
+    "not_repeat": _not_repeat,
+}

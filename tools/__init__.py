@@ -1,0 +1,1 @@
+"""Developer tools that never ship in a function package."""
