@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint type check bench clean serve invoke validate build deploy coze-spec requirements
+.PHONY: help setup run test lint type check eval bench clean serve invoke validate build deploy coze-spec requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ type: $(STAMP) ## mypy strict on the package and the handlers
 	$(BIN)/mypy taskchain handlers
 
 check: lint type test ## lint + types + tests
+
+eval: $(STAMP) ## judge the quality corpus: good answers refused and defects caught, per kind
+	$(BIN)/python -m tests.quality.evaluate
 
 bench: $(STAMP) ## medians of one-shot runs and guided submits
 	$(BIN)/python bench/bench.py

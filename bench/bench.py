@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -63,50 +64,37 @@ def twenty_step_chain() -> dict[str, Any]:
     }
 
 
-def good_output(step: dict[str, Any], n: int) -> str:
-    """A passing output for a ready step, written from its guidance."""
-    lines = []
-    for title in step["required_sections"] or ["结论"]:
-        lines.append(f"## {title}")
-        for k in range(4):
-            lines.append(
-                f"- 第 {n}.{k} 点：因为{'、'.join(step['focus_areas']) or '条件'}不同，所以"
-                f"我们比较了方案在{title}上的差异，如果投入增加则影响明显，因此需要验证，"
-                f"可能性与影响均已评估，编号 {n}{k}。"
-            )
-    body = "\n".join(lines)
-    while taskchain_units(body) < step["min_length"]:
-        body += f"\n- 补充说明 {n}：数据来自门店试点记录，样本覆盖三个季度，结论可复核。"
-    return body
-
-
-def taskchain_units(text: str) -> int:
-    """Content units as the checks count them."""
-    from taskchain.text import measure
-
-    return measure(text)
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "quality" / "corpus" / "analysis-zh"
 
 
 def bench_guided_submit(repeat: int) -> float:
-    """Median time of one accepted submit through the service on a SQLite file."""
+    """Median time of one accepted submit through the service on a SQLite file.
+
+    The output is a real answer from the quality corpus (analysis, Chinese, chain A, step 1),
+    submitted to a session on its own target, so every check runs as it does for a user.
+    """
+    chains = json.loads((CORPUS / "chains.json").read_text(encoding="utf-8"))
+    chain = chains["A"]
+    output = (CORPUS / "good" / chains["reference"] / "understand_goal.md").read_text(
+        encoding="utf-8"
+    )
     with tempfile.TemporaryDirectory() as home:
         service = Service(SqliteStore(Path(home) / "sessions.db"))
         request = {
             "task_type": "analysis",
-            "target": "是否开设第二家门店",
-            "config": {"focus_areas": ["成本"]},
+            "target": chain["target"],
+            "config": {"focus_areas": chain["focus_areas"], "depth": chain["depth"]},
         }
         pending = []
         for i in range(repeat + 5):
             started = service.start(varied(request, i), tenant="bench")
-            step = started["ready_steps"][0]
-            pending.append((started["session_id"], step["step_id"], good_output(step, i)))
+            pending.append((started["session_id"], started["ready_steps"][0]["step_id"]))
         it = iter(pending)
 
         def one(_: int) -> None:
-            session_id, step_id, output = next(it)
+            session_id, step_id = next(it)
             result = service.submit("bench", session_id, step_id, {"output": output})
-            assert result["accepted"], result["feedback"]
+            assert result["accepted"], [f for f in result["feedback"] if not f["passed"]]
 
         return median_ms(one, repeat=repeat, warmup=5)
 
