@@ -79,7 +79,6 @@ class CheckSpec(Frozen):
     count: int = 1
     groups: tuple[tuple[str, ...], ...] = ()
     with_figures: bool = False  # min_items: only items that carry a figure (a time, amount, target)
-    hint: Localized | None = None
 
 
 class Capability(Frozen):
