@@ -80,7 +80,9 @@ def _read_parameter(name: str) -> str:
         # Powertools raises it while handling botocore's error: name that error, not its text.
         cause = type(exc.__cause__ or exc.__context__ or exc).__name__
         raise ConfigError(
-            "TASKCHAIN_API_TOKENS_PARAMETER", f"cannot read SSM parameter {name} ({cause})"
+            "TASKCHAIN_API_TOKENS_PARAMETER",
+            f"无法读取 SSM 参数 {name}（{cause}）",
+            f"cannot read SSM parameter {name} ({cause})",
         ) from None
 
 
@@ -99,11 +101,17 @@ def load_tokens(settings: Settings, *, fetch: Callable[[str], str] | None = None
         raw = (fetch or _read_parameter)(settings.api_tokens_parameter)
         from_parameter = parse_tokens(raw, variable)
         if not from_parameter:
-            raise ConfigError(variable, f"SSM parameter {settings.api_tokens_parameter} is empty")
+            raise ConfigError(
+                variable,
+                f"SSM 参数 {settings.api_tokens_parameter} 为空",
+                f"SSM parameter {settings.api_tokens_parameter} is empty",
+            )
         tokens.update(from_parameter)
     if not tokens and not settings.allow_anonymous:
         raise ConfigError(
             "TASKCHAIN_API_TOKENS",
+            "没有配置服务令牌：请设置 TASKCHAIN_API_TOKENS（tenant=sha256:<hex>, ...）或 "
+            "TASKCHAIN_API_TOKENS_PARAMETER；TASKCHAIN_ALLOW_ANONYMOUS=true 只用于本地开发",
             "no service tokens configured: set TASKCHAIN_API_TOKENS (tenant=sha256:<hex>, ...) or "
             "TASKCHAIN_API_TOKENS_PARAMETER; TASKCHAIN_ALLOW_ANONYMOUS=true is for local development only",
         )

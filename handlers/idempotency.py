@@ -46,7 +46,9 @@ def persistence_for(settings: Settings) -> PersistenceFactory:
         table = settings.idempotency_table_name
         if not table:
             raise ConfigError(
-                "TASKCHAIN_IDEMPOTENCY_TABLE_NAME", "required when TASKCHAIN_STORE is dynamodb"
+                "TASKCHAIN_IDEMPOTENCY_TABLE_NAME",
+                "TASKCHAIN_STORE 为 dynamodb 时必须设置",
+                "required when TASKCHAIN_STORE is dynamodb",
             )
         return lambda: _dynamodb_layer(table, settings.dynamodb_endpoint)
     if settings.store == "sqlite":

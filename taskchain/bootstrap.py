@@ -27,6 +27,7 @@ def build_store(settings: Settings, *, clock: Callable[[], float] = time.time) -
         except OSError as exc:
             raise ConfigError(
                 "TASKCHAIN_HOME",
+                f"无法使用数据目录 {settings.home or '（默认目录）'}（错误号 {exc.errno}）",
                 f"cannot use {settings.home or 'the data directory'}: {exc.strerror}",
             ) from None
         return SqliteStore(home / "sessions.db", clock=clock)

@@ -72,9 +72,13 @@ def render_submit(args: Args, view: Body) -> str:
     sid, step_id, left = view["session_id"], view["step_id"], view["attempts_left"]
     verdict = ("✓ 已接受", "✓ accepted") if view["accepted"] else ("✗ 未通过", "✗ rejected")
     lines = [f"{t(lang, *verdict)}: {step_id} (#{view['attempts']})"]
+    repeated = {r for r in (f["rule"] for f in view["feedback"]) if sum(
+        1 for g in view["feedback"] if g["rule"] == r) > 1}  # fmt: skip
     for f in view["feedback"]:  # a passed check is one mark: the failed ones need the words
         mark = "✓" if f["passed"] else ("✗" if f["severity"] == "error" else "!")
-        lines.append(f"  {mark} [{f['rule']}]" + ("" if f["passed"] else f" {f['message']}"))
+        # A rule that applies several times (one per focus area) says which one passed.
+        words = not f["passed"] or f["rule"] in repeated
+        lines.append(f"  {mark} [{f['rule']}]" + (f" {f['message']}" if words else ""))
         lines += [f"      → {f['hint']}"] if f["hint"] and not f["passed"] else []
     lines.append(progress(lang, view))
     if view["step_state"] == "ready":

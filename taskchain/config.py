@@ -31,10 +31,10 @@ class ConfigError(TaskchainError):
 
     code = "INVALID_CONFIGURATION"
 
-    def __init__(self, variable: str, problem: str) -> None:
+    def __init__(self, variable: str, problem_zh: str, problem_en: str) -> None:
         super().__init__(
-            f"配置变量 {variable} 无效：{problem}",
-            f"configuration variable {variable} is invalid: {problem}",
+            f"配置变量 {variable} 无效：{problem_zh}",
+            f"configuration variable {variable} is invalid: {problem_en}",
             details={"variable": variable},
         )
         self.variable = variable
@@ -62,6 +62,8 @@ def parse_tokens(raw: str, variable: str) -> dict[str, str]:
         if match is None:
             raise ConfigError(
                 variable,
+                f"第 {i + 1} 项不是 tenant=sha256:<64 位十六进制> 的形式（只保存令牌的 SHA-256，"
+                "不要保存令牌本身）",
                 f"entry {i + 1} is not tenant=sha256:<64 hex digits> "
                 "(store the SHA-256 of each token, never the token itself)",
             )
@@ -76,7 +78,7 @@ def _flag(env: Mapping[str, str], variable: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ConfigError(variable, f"{value!r} is not true or false")
+    raise ConfigError(variable, f"{value!r} 不是 true 或 false", f"{value!r} is not true or false")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,23 +105,41 @@ class Settings:
             (env.get("TASKCHAIN_STORE") or ("dynamodb" if in_lambda else "sqlite")).strip().lower()
         )
         if store not in STORES:
-            raise ConfigError("TASKCHAIN_STORE", f"{store!r} is not one of {', '.join(STORES)}")
+            raise ConfigError(
+                "TASKCHAIN_STORE",
+                f"{store!r} 不是 {'、'.join(STORES)} 之一",
+                f"{store!r} is not one of {', '.join(STORES)}",
+            )
         ttl_raw = env.get("TASKCHAIN_SESSION_TTL_HOURS", "").strip() or "168"
         try:
             ttl = float(ttl_raw)
         except ValueError:
             raise ConfigError(
-                "TASKCHAIN_SESSION_TTL_HOURS", f"{ttl_raw!r} is not a number"
+                "TASKCHAIN_SESSION_TTL_HOURS",
+                f"{ttl_raw!r} 不是数字",
+                f"{ttl_raw!r} is not a number",
             ) from None
         if not 0 < ttl <= 24 * 365:
-            raise ConfigError("TASKCHAIN_SESSION_TTL_HOURS", "must be between 0 and 8760 hours")
+            raise ConfigError(
+                "TASKCHAIN_SESSION_TTL_HOURS",
+                "须在 0 到 8760 小时之间",
+                "must be between 0 and 8760 hours",
+            )
         home = env.get("TASKCHAIN_HOME", "").strip()
         table = env.get("TASKCHAIN_TABLE_NAME", "").strip() or None
         if store == "dynamodb" and not table:
-            raise ConfigError("TASKCHAIN_TABLE_NAME", "required when TASKCHAIN_STORE is dynamodb")
+            raise ConfigError(
+                "TASKCHAIN_TABLE_NAME",
+                "TASKCHAIN_STORE 为 dynamodb 时必须设置",
+                "required when TASKCHAIN_STORE is dynamodb",
+            )
         header = env.get("TASKCHAIN_API_KEY_HEADER", "").strip() or "X-Api-Key"
         if not _HEADER.match(header):
-            raise ConfigError("TASKCHAIN_API_KEY_HEADER", f"{header!r} is not a header name")
+            raise ConfigError(
+                "TASKCHAIN_API_KEY_HEADER",
+                f"{header!r} 不是有效的请求头名称",
+                f"{header!r} is not a header name",
+            )
         return cls(
             store=store,
             home=Path(home).expanduser() if home else None,

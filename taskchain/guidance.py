@@ -195,13 +195,10 @@ def prose(markdown: str, language: str) -> str:
         parts.append(re.sub(r"^(?:[-*+•·]|\d{1,3}[.)、])\s*", "", line))
     text = ""
     for part in parts:
-        if (
-            not text
-            or text.endswith((colon, colon.strip()))
-            or text.endswith(("。", "；", ";", "！", "？"))
-        ):
-            text += part
-        elif text.endswith((".", "!", "?")):
+        text = text.rstrip()
+        if not text or text.endswith(("：", "。", "；", "！", "？")):
+            text += part  # Chinese punctuation carries its own spacing
+        elif text.endswith((".", "!", "?", ":", ";")):
             text += " " + part
         else:
             text += sep + part

@@ -306,3 +306,42 @@ def test_serve_answers_http_on_loopback_until_stopped(cli: Cli) -> None:
             server.wait(timeout=10)
     listed = cli.json("sessions")[1]["sessions"]
     assert [s["session_id"] for s in listed] == [body["session_id"]]
+
+
+def test_submit_names_each_focus_area_that_passed() -> None:
+    import argparse
+
+    from taskchain.cli_render import render_submit
+
+    feedback = [
+        {
+            "rule": "focus_area",
+            "passed": True,
+            "severity": "error",
+            "message": "关注点「成本」有具体讨论",
+            "hint": "",
+        },
+        {
+            "rule": "focus_area",
+            "passed": True,
+            "severity": "error",
+            "message": "关注点「客流」有具体讨论",
+            "hint": "",
+        },
+        {
+            "rule": "no_filler",
+            "passed": True,
+            "severity": "error",
+            "message": "空话占 0%",
+            "hint": "",
+        },
+    ]
+    view = {
+        "ready_steps": [], "session_id": "s", "step_id": "a", "attempts_left": 2, "accepted": True,
+        "attempts": 1, "feedback": feedback, "step_state": "completed", "status": "active",
+        "version": 2, "progress": {"completed": 1, "total": 4},
+    }  # fmt: skip
+    text = render_submit(argparse.Namespace(language="zh", tenant="local"), view)
+    assert "关注点「成本」有具体讨论" in text
+    assert "关注点「客流」有具体讨论" in text
+    assert "空话占 0%" not in text  # a rule that applies once is one mark

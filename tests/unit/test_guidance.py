@@ -317,3 +317,28 @@ def test_context_of_a_skipped_or_failed_dependency_gives_its_reason() -> None:
 def test_step_without_dependencies_has_no_context() -> None:
     _, g = every_guidance("analysis", "zh")[0]
     assert g.context == []
+
+
+@pytest.mark.parametrize(
+    ("language", "markdown", "expected"),
+    [
+        (
+            "en",
+            "## Core question\n**Known facts:**\n- Loads rise 3%.\n- Costs fall\n\n"
+            "| risk | impact |\n|---|---|\n| delay | high |",
+            "Core question: Known facts: Loads rise 3%. Costs fall; delay, high",
+        ),
+        (
+            "zh",
+            "## 核心问题\n**已知：**\n- 负荷上升 3%\n- 成本下降\n\n| 风险 | 影响 |\n|---|---|\n| 延期 | 高 |",
+            "核心问题：已知：负荷上升 3%；成本下降；延期，高",
+        ),
+    ],
+)
+def test_the_digest_of_an_earlier_step_reads_as_prose(
+    language: str, markdown: str, expected: str
+) -> None:
+    from taskchain.guidance import prose
+
+    # Headings become labels, items and table rows clauses; no pipes, emphasis or header rows.
+    assert prose(markdown, language) == expected
