@@ -188,6 +188,9 @@ class Rule(Frozen):
     max_share: float | None = None
     max_similarity: float | None = None
     groups: tuple[tuple[str, ...], ...] | None = None
+    top_words: int | None = None  # on_topic: how many of the output's most used words are read
+    min_shared: int | None = None  # on_topic: how many of them the chain must already use
+    min_shared_with_terms: int | None = None  # on_topic: enough when the target's words appear
 
 
 class Feedback(Frozen):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
 
 from taskchain.lexicon import (
@@ -95,6 +95,7 @@ _ZH_STOP_PHRASES = re.compile(
     )
 )
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+_SPLITTERS = ZH_FUNCTION_CHARS | frozenset("一二三四五六七八九十两百千万")
 
 
 def units(text: str) -> int:
@@ -300,7 +301,8 @@ def content_tokens(text: str) -> tuple[str, ...]:
     lowered = _ZH_GENERIC_RE.sub(" ", text.lower())
     out: list[str] = []
     for run in _CJK_RUN.findall(lowered):
-        for segment in "".join(" " if c in ZH_FUNCTION_CHARS else c for c in run).split():
+        # Function characters and numerals split phrases: "创意一" gives no word "意一".
+        for segment in "".join(" " if c in _SPLITTERS else c for c in run).split():
             out += [segment[i : i + 2] for i in range(len(segment) - 1)]
     out += [
         w
@@ -310,11 +312,12 @@ def content_tokens(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def top_terms(text: str, k: int) -> tuple[str, ...]:
-    """The ``k`` content words ``text`` uses most (ties in order of first use)."""
+def top_terms(text: str, k: int, skip: Collection[str] = ()) -> tuple[str, ...]:
+    """The ``k`` content words ``text`` uses most (ties in order of first use), ``skip`` aside."""
     counts: dict[str, int] = {}
     for token in content_tokens(text):
-        counts[token] = counts.get(token, 0) + 1
+        if token not in skip:
+            counts[token] = counts.get(token, 0) + 1
     return tuple(sorted(counts, key=lambda t: -counts[t])[:k])
 
 

@@ -81,6 +81,7 @@ def check(
             *(n for s, _ in specs for n in s.names()),
         ),
         known=_known(definition, step, registry),
+        wording=_wording(definition, step, registry),
         definition=definition,
         step=step,
         earlier=earlier,
@@ -103,18 +104,27 @@ def check(
     return Verdict(tuple(feedback))
 
 
-def _known(
+def _wording(
     definition: ChainDefinition, step: StepSpec, registry: CapabilityRegistry
 ) -> frozenset[str]:
-    """Words an output gets from its instructions: the names of the target, focus areas and
-    sections, and the step's name, description and questions. Saying them is not content."""
+    """The words of the step's own instructions: its name, description, questions, titles."""
     lang = definition.config.language
-    texts = [definition.target, step.name, step.description, *definition.config.focus_areas]
+    texts = [step.name, step.description]
     for section, cap in required_sections(step, registry):
         texts += section.names()
         if cap is not None:
             texts += cap.checklist.get(lang)
     return frozenset(token for text in texts for token in content_tokens(text))
+
+
+def _known(
+    definition: ChainDefinition, step: StepSpec, registry: CapabilityRegistry
+) -> frozenset[str]:
+    """Words an output gets from its instructions: the names of the target and focus areas,
+    and the step's own wording. Saying them is not content."""
+    names = [definition.target, *definition.config.focus_areas]
+    named = frozenset(token for text in names for token in content_tokens(text))
+    return named | _wording(definition, step, registry)
 
 
 def _exempt(rule: Rule) -> bool:

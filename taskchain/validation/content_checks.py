@@ -3,6 +3,7 @@ the right language, and no copy of an earlier step."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 
@@ -148,57 +149,77 @@ def _label_only(sentence: str, area: str) -> bool:
 
 
 def _on_topic(ctx: Context, rule: Rule) -> Feedback:
+    # Naming the focus areas says nothing about the subject: their names are not counted.
+    areas = ctx.definition.config.focus_areas
     lowered = ctx.output.lower()
-    terms = rule.terms or ()
-    used = [t for t in terms if has_term(lowered, t)]
-    need = rule.min_items or 0
+    for area in sorted(areas, key=len, reverse=True):
+        lowered = lowered.replace(area.lower(), " ")
     target = ctx.definition.target
-    if len(used) >= need:
+    terms = rule.terms or ()
+    earlier = " ".join(text for step_id, text in ctx.earlier.items() if step_id != ctx.step.id)
+    if earlier:
+        # Only the target's words the chain itself has used, outside quotations of the target
+        # ("区咖" of "社区咖啡" is a piece no one writes).
+        said = earlier.lower().replace(target.lower(), " ")
+        attested = tuple(p for p in terms if has_term(said, p))
+        terms = attested if len(attested) >= _MIN_ATTESTED else terms
+    used = [p for p in terms if has_term(lowered, p)]
+    need = max(1, math.ceil(len(terms) * (rule.min_share or 0.0))) if terms else 0
+    sep = "、" if ctx.lang != "en" else ", "
+    if rule.top_words is None or not earlier:
+        passed = len(used) >= need
         return result(
             ctx,
             rule,
-            True,
-            f"围绕对象「{q(target)}」：用到其名称中的字词 {len(used)}/{len(terms)} 个",
-            f"about “{q(target)}”: uses {len(used)}/{len(terms)} of its key words",
+            passed,
+            f"围绕对象「{q(target)}」：用到其名称中的字词 {len(used)}/{len(terms)} 个（需要 {need} 个）"
+            + ("" if passed else "，这份输出看起来写的是别的对象"),
+            f"about “{q(target)}”: uses {len(used)}/{len(terms)} of its key words ({need} needed)"
+            + ("" if passed else "; this output seems to be about another subject"),
+            _retarget(ctx, target),
         )
-    earlier = " ".join(ctx.earlier[d] for d in ctx.step.dependencies if d in ctx.earlier)
-    top = top_terms(ctx.output, rule.max_units or 0)
-    shared: list[str] = []
-    if earlier:
-        known = set(content_tokens(earlier)) | set(content_tokens(target))
-        known |= set(content_tokens(" ".join(ctx.definition.config.focus_areas)))
-        shared = [t for t in top if t in known]
-        if len(shared) >= (rule.min_links or 0):
-            return result(
-                ctx,
-                rule,
-                True,
-                f"围绕对象「{q(target)}」：最常用的词中有 {len(shared)} 个来自对象名称或前序步骤",
-                f"about “{q(target)}”: {len(shared)} of its most used words come from the subject "
-                "or the earlier steps",
-            )
-    sep = "、" if ctx.lang != "en" else ", "
-    strange = [t for t in top if t not in shared][:6]
+    top = top_terms(lowered, rule.top_words, skip=ctx.wording | _tokens(" ".join(areas)))
+    known = _tokens(earlier) | _tokens(target)
+    shared = [w for w in top if w in known]
+    passed = len(shared) >= (rule.min_shared or 0) or (
+        len(shared) >= (rule.min_shared_with_terms or 0) and len(used) >= need
+    )
+    strange = [w for w in top if w not in known][:6]
     return result(
         ctx,
         rule,
-        False,
-        f"这份输出看起来写的是别的对象：对象「{q(target)}」名称中的字词只用到 {len(used)}/{len(terms)}"
-        f" 个（需要 {need} 个）"
-        + (f"，最常用的词（{sep.join(strange)}）也不在前序步骤中" if earlier else ""),
-        f"this output seems to be about another subject: it uses {len(used)}/{len(terms)} of the "
-        f"key words of “{q(target)}” ({need} needed)"
+        passed,
+        f"围绕对象「{q(target)}」：最常用的 {len(top)} 个词中有 {len(shared)} 个来自对象名称或之前各步"
+        f"，对象名称里的字词用到 {len(used)}/{len(terms)} 个"
         + (
-            f", and its most used words ({sep.join(strange)}) are not in the earlier steps"
-            if earlier
-            else ""
+            ""
+            if passed
+            else f"；这份输出看起来写的是别的对象（常用而前文没有的词：{sep.join(strange)}）"
         ),
-        t(
-            ctx.lang,
-            f"针对「{q(target)}」本身来写，用它自己的名称和说法，接着前序步骤的内容往下写。",
-            f"Write about “{q(target)}” itself, in its own terms, carrying on from the earlier "
-            "steps.",
+        f"about “{q(target)}”: {len(shared)} of its {len(top)} most used words come from the "
+        f"subject or the earlier steps, and it uses {len(used)}/{len(terms)} of the subject's key "
+        "words"
+        + (
+            ""
+            if passed
+            else f"; this output seems to be about another subject (frequent words the earlier "
+            f"steps never used: {sep.join(strange)})"
         ),
+        _retarget(ctx, target),
+    )
+
+
+def _tokens(text: str) -> frozenset[str]:
+    """The content words of ``text``, as a set."""
+    return frozenset(content_tokens(text))
+
+
+def _retarget(ctx: Context, target: str) -> str:
+    """The hint for an output about another subject."""
+    return t(
+        ctx.lang,
+        f"针对「{q(target)}」本身来写，用它自己的名称和说法，接着之前各步的内容往下写。",
+        f"Write about “{q(target)}” itself, in its own terms, carrying on from the earlier steps.",
     )
 
 
@@ -325,6 +346,7 @@ def _not_repeat(ctx: Context, rule: Rule) -> Feedback:
     )
 
 
+_MIN_ATTESTED = 3
 _CLAUSE = re.compile(r"[，,；;：:]")
 # A sentence that opens a new enumerated point is not about the one before it.
 _NEW_POINT = re.compile(

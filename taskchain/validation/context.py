@@ -27,6 +27,7 @@ class Context:
     keys: Mapping[str, str]  # section title (session language) -> section key
     names: tuple[str, ...]  # target, focus areas and section titles: names, not content
     known: frozenset[str]  # their content words and the step's own wording: not new content
+    wording: frozenset[str]  # the step's own wording only (name, description, questions, titles)
     definition: ChainDefinition
     step: StepSpec
     earlier: Mapping[str, str]

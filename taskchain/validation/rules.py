@@ -42,10 +42,12 @@ FILLER_SENTENCE_UNITS = 3
 # Share of the target's key terms (at most the first 20) that the output must use.
 ON_TOPIC_SHARE = 0.35
 ON_TOPIC_MAX_PIECES = 40
-# Or, from the second step on: this many of the output's most used words (of ON_TOPIC_TOP)
-# also appear in the target or in the outputs of the steps it depends on.
+# From the second step on, the output's most used words (ON_TOPIC_TOP of them, the step's own
+# wording aside) are compared with the target and the earlier steps' outputs: ON_TOPIC_SHARED of
+# them must be shared, or ON_TOPIC_SHARED_WITH_TERMS when the target's words appear too.
 ON_TOPIC_TOP = 12
-ON_TOPIC_SHARED = 7
+ON_TOPIC_SHARED = 6
+ON_TOPIC_SHARED_WITH_TERMS = 4
 # The least share of the output's units written in the session's language.
 LANGUAGE_SHARE = {"zh": 0.5, "en": 0.6}
 # A sentence at least this long may not appear twice in one output.
@@ -194,37 +196,7 @@ def _rules(
         )
     terms, needed = on_topic_terms(definition.target)
     if terms and "on_topic" not in skip and not json_step:
-        later = bool(step.dependencies)
-        out.append(
-            Rule(
-                rule="on_topic",
-                kind="on_topic",
-                terms=terms,
-                min_items=needed,
-                max_units=ON_TOPIC_TOP if later else None,
-                min_links=ON_TOPIC_SHARED if later else None,
-                description=_t(
-                    lang,
-                    f"写的是本任务的对象「{definition.target}」：对象名称里的字词（按单词和相邻两字计，"
-                    f"共 {len(terms)} 个）至少有 {needed} 个出现在输出中"
-                    + (
-                        f"；或者输出中最常用的 {ON_TOPIC_TOP} 个词里至少 {ON_TOPIC_SHARED} 个也出现在"
-                        "对象名称或所依赖步骤的输出中"
-                        if later
-                        else ""
-                    ),
-                    f"is about this task's subject “{definition.target}”: at least {needed} of "
-                    f"its {len(terms)} key words appear in the output"
-                    + (
-                        f"; or at least {ON_TOPIC_SHARED} of the output's {ON_TOPIC_TOP} most used "
-                        "words also appear in the subject or in the outputs of the steps this one "
-                        "builds on"
-                        if later
-                        else ""
-                    ),
-                ),
-            )
-        )
+        out.append(_on_topic_rule(lang, definition.target, terms, needed, bool(step.dependencies)))
     if "no_filler" not in skip and not json_step:
         share = FILLER_MAX_SHARE[depth]
         out.append(
@@ -305,6 +277,49 @@ def _rules(
             )
         )
     return tuple(out)
+
+
+def _on_topic_rule(
+    lang: str, target: str, terms: tuple[str, ...], needed: int, later: bool
+) -> Rule:
+    """The rule that the output is about the target (and, later on, carries on the chain)."""
+    share = f"{ON_TOPIC_SHARE:.0%}"
+    if not later:
+        return Rule(
+            rule="on_topic",
+            kind="on_topic",
+            terms=terms,
+            min_items=needed,
+            min_share=ON_TOPIC_SHARE,
+            description=_t(
+                lang,
+                f"写的是本任务的对象「{target}」：对象名称里的字词（按单词和相邻两字计，共 "
+                f"{len(terms)} 个）至少有 {share}（{needed} 个）出现在输出中；关注点的名称不算",
+                f"is about this task's subject “{target}”: at least {share} ({needed}) of its "
+                f"{len(terms)} key words appear in the output; focus-area names do not count",
+            ),
+        )
+    return Rule(
+        rule="on_topic",
+        kind="on_topic",
+        terms=terms,
+        min_share=ON_TOPIC_SHARE,
+        top_words=ON_TOPIC_TOP,
+        min_shared=ON_TOPIC_SHARED,
+        min_shared_with_terms=ON_TOPIC_SHARED_WITH_TERMS,
+        description=_t(
+            lang,
+            f"接着写本任务的对象「{target}」：输出中最常用的 {ON_TOPIC_TOP} 个词（本步骤说明里的词和"
+            f"关注点名称除外）至少有 {ON_TOPIC_SHARED} 个也出现在对象名称或之前各步的输出里；或者至少 "
+            f"{ON_TOPIC_SHARED_WITH_TERMS} 个，同时对象名称里、之前各步用过的字词（按单词和相邻两字计）"
+            f"至少用到 {share}",
+            f"carries on with this task's subject “{target}”: at least {ON_TOPIC_SHARED} of the "
+            f"output's {ON_TOPIC_TOP} most used words (this step's own wording and focus-area names "
+            "aside) also appear in the subject or in the earlier steps' outputs; or at least "
+            f"{ON_TOPIC_SHARED_WITH_TERMS}, with at least {share} of the subject's key words that "
+            "the earlier steps used",
+        ),
+    )
 
 
 def _section_rule(lang: str, section: SectionSpec) -> Rule:
