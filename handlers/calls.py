@@ -36,7 +36,7 @@ def start(app: App, service: Service) -> Json:
 def submit(app: App, service: Service, session_id: str, step_id: str) -> Json:
     """Submit the request body as a step's output."""
     telemetry.bind(session_id=session_id)
-    result = service.submit(tenant(app), session_id, step_id, body(app))
+    result = service.submit(tenant(app), session_id, step_id, body(app), end_user=end_user(app))
     telemetry.outcome("submit", result)
     return result
 
@@ -44,6 +44,6 @@ def submit(app: App, service: Service, session_id: str, step_id: str) -> Json:
 def skip(app: App, service: Service, session_id: str, step_id: str) -> Json:
     """Skip a step with the request body's reason."""
     telemetry.bind(session_id=session_id)
-    result = service.skip(tenant(app), session_id, step_id, body(app))
+    result = service.skip(tenant(app), session_id, step_id, body(app), end_user=end_user(app))
     telemetry.outcome("skip", result)
     return result

@@ -88,7 +88,7 @@ def register(route: RouteTable, service: Service) -> None:
     )
     def status(request: Annotated[SessionRef, Body()]) -> Json:
         telemetry.bind(session_id=request.session_id)
-        return service.status(tenant(app), request.session_id)
+        return service.status(tenant(app), request.session_id, end_user=end_user(app))
 
     @route(
         "POST",
@@ -119,7 +119,9 @@ def register(route: RouteTable, service: Service) -> None:
     )
     def report(request: Annotated[ReportOf, Body()]) -> Json:
         telemetry.bind(session_id=request.session_id)
-        return service.report(tenant(app), request.session_id, fmt=request.format)
+        return service.report(
+            tenant(app), request.session_id, fmt=request.format, end_user=end_user(app)
+        )
 
     @route(
         "POST",
@@ -129,9 +131,13 @@ def register(route: RouteTable, service: Service) -> None:
         tags=COZE,
     )
     def list_sessions(request: Annotated[ListSessions, Body()]) -> Json:
-        # Only the calling Coze user's own sessions; without a caller header, the tenant's.
+        # Only the calling Coze user's own sessions; without a caller header, none.
         return service.list_sessions(
-            tenant(app), end_user=end_user(app), limit=request.limit, cursor=request.cursor
+            tenant(app),
+            end_user=end_user(app),
+            limit=request.limit,
+            cursor=request.cursor,
+            require_user=True,
         )
 
     @route(

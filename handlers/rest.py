@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from handlers import calls, telemetry
-from handlers.http import RouteTable, language, tenant
+from handlers.http import RouteTable, end_user, language, tenant
 from taskchain.requests import ChainRequest, SkipIn, SubmitIn
 from taskchain.service import Service
 
@@ -113,7 +113,7 @@ def register(route: RouteTable, service: Service) -> None:
     )
     def status(session_id: str) -> Json:
         telemetry.bind(session_id=session_id)
-        return service.status(tenant(app), session_id)
+        return service.status(tenant(app), session_id, end_user=end_user(app))
 
     @route(
         "DELETE",
@@ -124,7 +124,7 @@ def register(route: RouteTable, service: Service) -> None:
     )
     def delete(session_id: str) -> Json:
         telemetry.bind(session_id=session_id)
-        return service.delete(tenant(app), session_id)
+        return service.delete(tenant(app), session_id, end_user=end_user(app))
 
     @route(
         "POST",
@@ -158,4 +158,4 @@ def register(route: RouteTable, service: Service) -> None:
         fmt: Annotated[Literal["json", "markdown"], Query(alias="format")] = "json",
     ) -> Json:
         telemetry.bind(session_id=session_id)
-        return service.report(tenant(app), session_id, fmt=fmt)
+        return service.report(tenant(app), session_id, fmt=fmt, end_user=end_user(app))

@@ -31,6 +31,12 @@ _log = logging.getLogger("taskchain")
 class Service:
     """Every taskchain use case, over an injected store, clock, id source and executor.
 
+    End users inside a tenant: every use case about one session takes the caller's ``end_user``
+    (``None`` for a caller without one). A session started with an end user belongs to that end
+    user: another end user of the same tenant gets ``SESSION_NOT_FOUND`` for it, exactly as for
+    an unknown id. A caller without an end user (a REST client, the CLI) keeps tenant-wide access,
+    and a session started without one is the whole tenant's.
+
     Parameters
     ----------
     store
@@ -135,11 +141,17 @@ class Service:
         return views.session_view(session, registry)
 
     def submit(
-        self, tenant: str, session_id: str, step_id: str, payload: Mapping[str, Any]
+        self,
+        tenant: str,
+        session_id: str,
+        step_id: str,
+        payload: Mapping[str, Any],
+        *,
+        end_user: str | None = None,
     ) -> dict[str, Any]:
         """Check a step's output; accept it or return feedback. Saved with a version check."""
         body = parse(SubmitIn, dict(payload))
-        session = self._load(tenant, session_id)
+        session = self._load(tenant, session_id, end_user)
         registry = chain.registry_for(session.definition)
         outcome = engine.submit(
             session,
@@ -153,27 +165,37 @@ class Service:
         return views.submit_view(outcome, step_id, registry)
 
     def skip(
-        self, tenant: str, session_id: str, step_id: str, payload: Mapping[str, Any]
+        self,
+        tenant: str,
+        session_id: str,
+        step_id: str,
+        payload: Mapping[str, Any],
+        *,
+        end_user: str | None = None,
     ) -> dict[str, Any]:
         """Skip a step, recording the reason as a gap."""
         body = parse(SkipIn, dict(payload))
-        session = self._load(tenant, session_id)
+        session = self._load(tenant, session_id, end_user)
         new = engine.skip(
             session, step_id, body.reason, now=self.clock(), expected_version=body.expected_version
         )
         self.store.save(new, expected_version=session.version)
         return views.session_view(new, chain.registry_for(new.definition))
 
-    def status(self, tenant: str, session_id: str) -> dict[str, Any]:
+    def status(
+        self, tenant: str, session_id: str, *, end_user: str | None = None
+    ) -> dict[str, Any]:
         """The resume briefing of a session."""
-        session = self._load(tenant, session_id)
+        session = self._load(tenant, session_id, end_user)
         return views.session_view(session, chain.registry_for(session.definition))
 
-    def report(self, tenant: str, session_id: str, *, fmt: str = "json") -> dict[str, Any]:
+    def report(
+        self, tenant: str, session_id: str, *, fmt: str = "json", end_user: str | None = None
+    ) -> dict[str, Any]:
         """The report (``fmt`` ``json`` or ``markdown``); partial while the session is open."""
         if fmt not in ("json", "markdown"):
             raise invalid_field("format", "只能是 json 或 markdown", "must be json or markdown")
-        session = self._load(tenant, session_id)
+        session = self._load(tenant, session_id, end_user)
         built = report.build(session, chain.registry_for(session.definition), now=self.clock())
         if fmt == "markdown":
             return {
@@ -191,10 +213,17 @@ class Service:
         end_user: str | None = None,
         limit: int = 20,
         cursor: str | None = None,
+        require_user: bool = False,
     ) -> dict[str, Any]:
-        """The tenant's sessions, newest first, a page at a time."""
+        """The tenant's sessions, newest first, a page at a time; only ``end_user``'s when given.
+
+        ``require_user`` is for listings that must only ever show the caller's own sessions (the
+        Coze route): without an ``end_user`` they list nothing rather than the whole tenant.
+        """
         if not 1 <= limit <= 100:
             raise invalid_field("limit", "必须在 1 到 100 之间", "must be between 1 and 100")
+        if require_user and end_user is None:
+            return {"success": True, "sessions": [], "next_cursor": None}
         page = self.store.list(tenant, end_user=end_user, limit=limit, cursor=cursor)
         return {
             "success": True,
@@ -202,8 +231,13 @@ class Service:
             "next_cursor": page.next_cursor,
         }
 
-    def delete(self, tenant: str, session_id: str) -> dict[str, Any]:
-        """Delete a session (``SESSION_NOT_FOUND`` if there is none)."""
+    def delete(
+        self, tenant: str, session_id: str, *, end_user: str | None = None
+    ) -> dict[str, Any]:
+        """Delete a session (``SESSION_NOT_FOUND`` if there is none, or it is another end user's)."""
+        if end_user is not None:
+            # The owner never changes, so checking it before deleting is race-free.
+            self._load(tenant, session_id, end_user)
         if not self.store.delete(tenant, session_id):
             raise _not_found(session_id)
         return {"success": True, "session_id": session_id, "deleted": True}
@@ -250,12 +284,18 @@ class Service:
 
     # --- internals --------------------------------------------------------------------
 
-    def _load(self, tenant: str, session_id: str) -> Session:
-        """The tenant's session, or ``SESSION_NOT_FOUND`` (also for another tenant's)."""
+    def _load(self, tenant: str, session_id: str, end_user: str | None = None) -> Session:
+        """The tenant's session, or ``SESSION_NOT_FOUND``: also for another tenant's, and for
+        another end user's when the caller has an end user (see :class:`Service`)."""
         session = self.store.get(tenant, session_id)
-        if session is None:
+        if session is None or not _reachable(session, end_user):
             raise _not_found(session_id)
         return session
+
+
+def _reachable(session: Session, end_user: str | None) -> bool:
+    """Whether a caller with ``end_user`` may see the session (same tenant already checked)."""
+    return end_user is None or session.end_user is None or session.end_user == end_user
 
 
 def _not_found(session_id: str) -> NotFoundError:

@@ -506,7 +506,7 @@ def logs() -> Iterator[io.StringIO]:
 
 def test_unexpected_errors_are_500_and_leak_nothing(logs: io.StringIO) -> None:
     class Broken(Service):
-        def status(self, tenant: str, session_id: str) -> dict[str, Any]:
+        def status(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
             raise RuntimeError("secret internals at /var/task/x.py")
 
     api = build(Broken(MemoryStore()))
@@ -631,6 +631,83 @@ def test_coze_caller_header_becomes_the_end_user_for_listing(api: Api) -> None:
     coze_list = api.post("/coze/sessions/list", {}, headers=coze_headers("u2")).body
     assert [s["end_user"] for s in coze_list["sessions"]] == ["u2"]
     assert len(api.get("/v1/sessions").body["sessions"]) == 4
+
+
+def coze_session_calls(api: Api, sid: str, headers: Mapping[str, str]) -> list[Reply]:
+    """Every Coze route about one session, called with ``headers``."""
+    step = {"session_id": sid, "step_id": "understand_goal"}
+    return [
+        api.post("/coze/sessions/status", {"session_id": sid}, headers=headers),
+        api.post("/coze/sessions/report", {"session_id": sid}, headers=headers),
+        api.post("/coze/sessions/submit", {**step, "output": "x"}, headers=headers),
+        api.post("/coze/sessions/skip", {**step, "reason": "x"}, headers=headers),
+    ]
+
+
+def rest_session_calls(api: Api, sid: str, headers: Mapping[str, str]) -> list[Reply]:
+    """Every REST route about one session, called with ``headers`` (delete last)."""
+    return [
+        api.get(f"/v1/sessions/{sid}", headers=headers),
+        api.get(f"/v1/sessions/{sid}/report", headers=headers),
+        api.post(f"/v1/sessions/{sid}/steps/understand_goal", {"output": "x"}, headers=headers),
+        api.post(f"/v1/sessions/{sid}/steps/understand_goal/skip", {}, headers=headers),
+        api.call("DELETE", f"/v1/sessions/{sid}", headers=headers),
+    ]
+
+
+def test_another_coze_users_session_is_not_found_like_an_unknown_one(api: Api) -> None:
+    # GIVEN a session Coze user u1 started
+    sid = api.post("/coze/sessions/start", ANALYSIS, headers=coze_headers("u1")).body["session_id"]
+    # WHEN u2, same tenant, uses its id on every Coze session route
+    foreign = coze_session_calls(api, sid, coze_headers("u2"))
+    # THEN each answers 200 with SESSION_NOT_FOUND, and u1's session is untouched
+    for reply in foreign:
+        assert (reply.status, reply.body["success"], reply.code) == (
+            200,
+            False,
+            "SESSION_NOT_FOUND",
+        )
+    mine = api.post("/coze/sessions/status", {"session_id": sid}, headers=coze_headers("u1"))
+    assert (mine.body["success"], mine.body["version"]) == (True, 1)
+    assert api.post("/coze/sessions/list", {}, headers=coze_headers("u2")).body["sessions"] == []
+    # AND exactly what an unknown id gets
+    api.call("DELETE", f"/v1/sessions/{sid}")
+    assert [r.body for r in coze_session_calls(api, sid, coze_headers("u2"))] == [
+        r.body for r in foreign
+    ]
+
+
+def test_another_end_users_session_is_404_on_rest_like_an_unknown_one(api: Api) -> None:
+    sid = api.start(headers=coze_headers("u1"))["session_id"]
+    # WHEN a REST caller carrying another end user's header uses its id
+    foreign = rest_session_calls(api, sid, {"x-aiplugin-openid": "u2"})
+    # THEN every route answers 404, exactly like an unknown id, and the session is untouched
+    for reply in foreign:
+        assert_error(reply, 404, "SESSION_NOT_FOUND")
+    assert api.get(f"/v1/sessions/{sid}", headers=coze_headers("u1")).body["version"] == 1
+    api.call("DELETE", f"/v1/sessions/{sid}")
+    unknown = rest_session_calls(api, sid, {"x-aiplugin-openid": "u2"})
+    assert [r.body for r in unknown] == [r.body for r in foreign]
+
+
+def test_rest_callers_without_an_end_user_header_keep_tenant_wide_access(api: Api) -> None:
+    sid = api.start(headers=coze_headers("u1"))["session_id"]
+    replies = rest_session_calls(api, sid, {})
+    assert [r.status for r in replies] == [200] * 5
+    assert replies[-1].body["deleted"] is True
+
+
+def test_coze_listing_without_a_caller_identity_lists_nothing(api: Api) -> None:
+    # GIVEN sessions of two Coze users and one started without a caller header
+    api.post("/coze/sessions/start", ANALYSIS, headers=coze_headers("u1"))
+    api.post("/coze/sessions/start", ANALYSIS, headers=coze_headers("u2"))
+    api.start()
+    # WHEN /coze/sessions/list is called without any caller header THEN it lists nothing
+    reply = api.post("/coze/sessions/list", {})
+    assert reply.status == 200
+    assert reply.body == {"success": True, "sessions": [], "next_cursor": None}
+    # AND the REST listing without a user filter still lists the tenant
+    assert len(api.get("/v1/sessions").body["sessions"]) == 3
 
 
 # --- idempotency ------------------------------------------------------------------------------

@@ -330,6 +330,104 @@ def test_another_tenants_session_is_not_found(service: Service, operation: str) 
     assert service.status(TENANT, sid)["version"] == 1
 
 
+# --- end users inside a tenant --------------------------------------------------------------
+
+
+def one_session_call(
+    service: Service, operation: str, sid: str, step_id: str, end_user: str | None
+) -> dict[str, Any]:
+    """Run one single-session use case on ``sid`` as ``end_user`` (``None``: no identity)."""
+    calls = {
+        "status": lambda: service.status(TENANT, sid, end_user=end_user),
+        "submit": lambda: service.submit(
+            TENANT, sid, step_id, {"output": BAD_OUTPUT}, end_user=end_user
+        ),
+        "skip": lambda: service.skip(TENANT, sid, step_id, {"reason": "x"}, end_user=end_user),
+        "report": lambda: service.report(TENANT, sid, end_user=end_user),
+        "delete": lambda: service.delete(TENANT, sid, end_user=end_user),
+    }
+    return calls[operation]()
+
+
+SINGLE_SESSION_USE_CASES = ["status", "submit", "skip", "report", "delete"]
+
+
+@pytest.mark.parametrize("operation", SINGLE_SESSION_USE_CASES)
+def test_another_end_users_session_is_not_found_like_an_unknown_one(
+    service: Service, operation: str
+) -> None:
+    # GIVEN alice's session
+    view = service.start(START, tenant=TENANT, end_user="alice")
+    sid, step_id = view["session_id"], view["ready_steps"][0]["step_id"]
+
+    # WHEN bob, of the same tenant, uses its id
+    with pytest.raises(NotFoundError) as foreign:
+        one_session_call(service, operation, sid, step_id, "bob")
+
+    # THEN alice's session is untouched
+    assert service.status(TENANT, sid, end_user="alice")["version"] == 1
+    # AND bob got exactly what an unknown id gets: same code, message and details
+    service.delete(TENANT, sid)
+    with pytest.raises(NotFoundError) as unknown:
+        one_session_call(service, operation, sid, step_id, "bob")
+    assert foreign.value.code == "SESSION_NOT_FOUND"
+    for language in ("zh", "en"):
+        assert foreign.value.to_body(language) == unknown.value.to_body(language)
+
+
+@pytest.mark.parametrize("operation", SINGLE_SESSION_USE_CASES)
+@pytest.mark.parametrize(
+    ("owner", "caller"),
+    [
+        ("alice", "alice"),  # the owner herself
+        ("alice", None),  # a caller without an end-user identity: tenant-wide access
+        (None, "bob"),  # a session nobody owns is the tenant's
+        (None, None),
+    ],
+)
+def test_the_owner_and_callers_without_identity_reach_the_session(
+    service: Service, operation: str, owner: str | None, caller: str | None
+) -> None:
+    view = service.start(START, tenant=TENANT, end_user=owner)
+    sid, step_id = view["session_id"], view["ready_steps"][0]["step_id"]
+
+    answer = one_session_call(service, operation, sid, step_id, caller)
+
+    assert answer["success"] is True
+    assert answer["session_id"] == sid
+
+
+def test_one_shot_sessions_belong_to_their_end_user_too(service: Service) -> None:
+    sid = service.run(START, tenant=TENANT, end_user="alice")["session_id"]
+
+    with pytest.raises(NotFoundError):
+        service.report(TENANT, sid, end_user="bob")
+    assert service.report(TENANT, sid, end_user="alice")["success"] is True
+
+
+def test_a_listing_that_requires_an_identity_lists_nothing_without_one(
+    service: Service,
+) -> None:
+    # GIVEN sessions of alice, bob and one with no end user
+    alice = service.start(START, tenant=TENANT, end_user="alice")["session_id"]
+    service.start(START, tenant=TENANT, end_user="bob")
+    service.start(START, tenant=TENANT)
+
+    # WHEN the Coze listing is asked without a caller identity THEN it lists nothing
+    nothing = service.list_sessions(TENANT, require_user=True)
+    assert nothing == {"success": True, "sessions": [], "next_cursor": None}
+    # AND with one it lists that caller's own
+    own = service.list_sessions(TENANT, end_user="alice", require_user=True)
+    assert [s["session_id"] for s in own["sessions"]] == [alice]
+    # AND the REST listing without a user filter keeps listing the whole tenant
+    assert len(service.list_sessions(TENANT)["sessions"]) == 3
+
+
+def test_a_listing_that_requires_an_identity_still_checks_its_limit(service: Service) -> None:
+    with pytest.raises(InvalidRequestError):
+        service.list_sessions(TENANT, require_user=True, limit=0)
+
+
 # --- listing, deleting, expiry --------------------------------------------------------------
 
 
