@@ -45,10 +45,10 @@ serve: $(STAMP) ## local HTTP server on 127.0.0.1:8080 turning requests into fun
 
 invoke: $(STAMP) ## run the Lambda handler on one event, as `sam local invoke -e` would: make invoke EVENT=events/http_health.json
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<name>.json"; exit 2; }
-	$(BIN)/python -m handlers.invoke "$(EVENT)"
+	$(BIN)/python -m tools.invoke "$(EVENT)"
 
 coze-spec: $(STAMP) ## regenerate coze/openapi.yaml from the models (SERVER_URL=https://<function-url> sets its server)
-	$(BIN)/python -m handlers.coze_spec $(if $(SERVER_URL),--server-url "$(SERVER_URL)") --output coze/openapi.yaml
+	$(BIN)/python -m tools.coze_spec $(if $(SERVER_URL),--server-url "$(SERVER_URL)") --output coze/openapi.yaml
 
 validate: $(STAMP) ## cfn-lint the SAM template
 	$(BIN)/cfn-lint template.yaml

@@ -1,15 +1,27 @@
-"""The composition root: settings -> store -> service."""
+"""The one composition root: settings -> store -> service -> HTTP application -> handler.
+
+The CLI and the library take :func:`bootstrap` (a service); every platform shell takes
+:func:`make_handler` (the handler the platform calls) or :func:`cached_handler` (built once per
+process, at cold start). Time, ids and the executor are chosen here and nowhere else.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from taskchain.config import ConfigError, Settings
 from taskchain.executors import Executor
 from taskchain.service import Service
 from taskchain.store import SessionStore
+
+if TYPE_CHECKING:
+    from taskchain.http.idempotency import Idempotency
+
+Handler = Callable[[Any, Any], Any]
 
 
 def build_store(settings: Settings, *, clock: Callable[[], float] = time.time) -> SessionStore:
@@ -61,3 +73,60 @@ def bootstrap(
         executor=executor,
         ttl_seconds=settings.session_ttl_hours * 3600,
     )
+
+
+def make_handler(
+    env: Mapping[str, str] | None = None,
+    *,
+    settings: Settings | None = None,
+    service: Service | None = None,
+    idempotency: Idempotency | None = None,
+    fetch_parameter: Callable[[str], str] | None = None,
+) -> Handler:
+    """Build everything a platform's handler needs, once, and return the handler.
+
+    Parameters
+    ----------
+    env
+        Where ``TASKCHAIN_*`` come from (``os.environ`` by default).
+    settings, service, idempotency
+        Ready-made parts (tests); by default built from ``env``.
+    fetch_parameter
+        Reads the SSM parameter named by ``TASKCHAIN_API_TOKENS_PARAMETER`` (Powertools'
+        ``get_parameter`` by default).
+
+    Raises
+    ------
+    ConfigError
+        A variable is invalid, or no token is configured outside anonymous mode: the function
+        fails at cold start, naming the variable, instead of on its first request.
+    """
+    # The HTTP layer (Powertools) is loaded only by the shells, never by the CLI or library.
+    from taskchain.http import telemetry
+    from taskchain.http.app import build_resolver
+    from taskchain.http.auth import Authenticator, load_tokens
+    from taskchain.http.entry import lambda_handler
+    from taskchain.http.idempotency import Idempotency, persistence_for
+
+    settings = settings or Settings.from_env(env)
+    tokens = load_tokens(settings, fetch=fetch_parameter)
+    if settings.allow_anonymous:
+        telemetry.logger.warning(
+            "TASKCHAIN_ALLOW_ANONYMOUS is on: requests without a token act as tenant 'local'. "
+            "Use it for local development only."
+        )
+    authenticator = Authenticator(
+        tokens, header=settings.api_key_header, anonymous=settings.allow_anonymous
+    )
+    idempotency = idempotency or Idempotency(persistence_for(settings))
+    service = service or bootstrap(env)
+    resolver = build_resolver(
+        service, authenticator, idempotency, api_key_header=settings.api_key_header
+    )
+    return lambda_handler(resolver, service)
+
+
+@cache
+def cached_handler() -> Handler:
+    """The handler for this process's environment, built on first use and kept (warm starts)."""
+    return make_handler()

@@ -181,7 +181,7 @@ def _report(service: Service, args: Args) -> dict[str, Any]:
 
 def _serve(args: Args) -> int:
     """Run the local HTTP server (the same handler Lambda runs) until interrupted."""
-    from handlers.local_server import serve  # the entrypoint layer, loaded only for this command
+    from taskchain.http.local import serve  # the entrypoint layer, loaded only for this command
 
     serve(args.host, args.port)
     return OK

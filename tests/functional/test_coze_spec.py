@@ -15,9 +15,11 @@ import yaml
 from pydantic import BaseModel, Field, create_model
 
 import taskchain
-from handlers.app import make_handler
-from handlers.auth import token_digest
-from handlers.coze_spec import (
+from taskchain.bootstrap import make_handler
+from taskchain.http.auth import token_digest
+from taskchain.http.events import LocalContext, http_event
+from tests.factories import bad_output, good_output
+from tools.coze_spec import (
     PLACEHOLDER_SERVER_URL,
     SCHEMA_KEYWORDS,
     SchemaError,
@@ -27,9 +29,7 @@ from handlers.coze_spec import (
     render,
     server_url,
 )
-from handlers.coze_tools import OPERATIONS, Operation
-from handlers.function_url import LocalContext, http_event
-from tests.factories import bad_output, good_output
+from tools.coze_tools import OPERATIONS, Operation
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "coze" / "openapi.yaml"
@@ -100,7 +100,7 @@ def test_committed_document_is_the_fresh_generation() -> None:
     header = settings["components"]["securitySchemes"]["serviceToken"]["name"]
     # THEN it is byte for byte what the generator makes from today's models with those settings
     assert committed == render(build_document(url, api_key_header=header)), (
-        "coze/openapi.yaml is stale (the models or handlers/coze_spec.py changed): "
+        "coze/openapi.yaml is stale (the models or tools/coze_spec.py changed): "
         "run `make coze-spec` (add SERVER_URL=https://... to keep your server) and commit it"
     )
 

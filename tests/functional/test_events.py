@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from handlers.app import Handler, make_handler
-from handlers.auth import token_digest
-from handlers.function_url import LocalContext, http_event
+from taskchain.bootstrap import Handler, make_handler
 from taskchain.capabilities import CapabilityRegistry
+from taskchain.http.auth import token_digest
+from taskchain.http.events import LocalContext, http_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ENV = {

@@ -19,18 +19,18 @@ from typing import Any
 
 import pytest
 
-from handlers import telemetry
-from handlers.app import Handler, make_handler
-from handlers.auth import token_digest
-from handlers.function_url import LocalContext, http_event
-from handlers.http import MAX_BODY_BYTES
-from handlers.idempotency import Idempotency
-from handlers.local_server import make_server
-from handlers.sqlite_idempotency import SqlitePersistenceLayer
+from taskchain.bootstrap import Handler, make_handler
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.errors import StoreError
+from taskchain.http import telemetry
+from taskchain.http.auth import token_digest
+from taskchain.http.events import LocalContext, http_event
+from taskchain.http.idempotency import Idempotency
+from taskchain.http.local import make_server
+from taskchain.http.routing import MAX_BODY_BYTES
 from taskchain.service import Service
 from taskchain.store import SessionPage
+from taskchain.store.idempotency_sqlite import SqlitePersistenceLayer
 from taskchain.store.memory import MemoryStore
 from tests.factories import bad_output, good_output
 
@@ -876,12 +876,12 @@ def test_cold_start_with_invalid_configuration_fails_naming_the_variable() -> No
 def test_the_handler_is_built_once_per_process() -> None:
     result = cold_import(
         {"TASKCHAIN_STORE": "memory", "TASKCHAIN_ALLOW_ANONYMOUS": "true"},
-        "import handlers.app as app\n"
+        "import taskchain.http.app as app\n"
         "calls = []\n"
         "original = app.build_resolver\n"
         "app.build_resolver = lambda *a, **k: calls.append(1) or original(*a, **k)\n"
         "from handlers.aws_lambda import handler\n"
-        "from handlers.function_url import http_event, LocalContext\n"
+        "from taskchain.http.events import http_event, LocalContext\n"
         "for _ in range(3): handler(http_event('GET', '/health'), LocalContext())\n"
         "print(len(calls))",
     )

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from handlers.app import make_handler
-from handlers.auth import token_digest
-from handlers.function_url import LocalContext, http_event
+from taskchain.bootstrap import make_handler
+from taskchain.http.auth import token_digest
+from taskchain.http.events import LocalContext, http_event
 from taskchain.service import Service
 from taskchain.store.dynamodb import DynamoDBStore
 from tests.aws_template import table_properties_from_template
@@ -154,7 +154,7 @@ def test_tenants_cannot_see_each_others_sessions(env: dict[str, str]) -> None:
 # Each racer is its own process, as each Lambda instance is, and builds its own handler (its
 # own boto3 client) from the environment. A forkserver that has already imported the modules
 # forks them, so twenty cold starts do not each pay for importing boto3 on a small machine.
-PRELOAD = ["boto3", "botocore.session", "handlers.app", "taskchain.store.dynamodb"]
+PRELOAD = ["boto3", "botocore.session", "taskchain.http.entry", "taskchain.store.dynamodb"]
 
 
 def _racer(env: dict[str, str], event: dict[str, Any], barrier: Any, results: Any) -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from handlers import auth
-from handlers.app import make_handler
-from handlers.auth import ANONYMOUS_TENANT, Authenticator, load_tokens, token_digest
-from handlers.errors import UnauthorizedError
-from handlers.function_url import LocalContext, http_event
+from taskchain.bootstrap import make_handler
 from taskchain.config import ConfigError, Settings
+from taskchain.http import auth
+from taskchain.http.auth import ANONYMOUS_TENANT, Authenticator, load_tokens, token_digest
+from taskchain.http.errors import UnauthorizedError
+from taskchain.http.events import LocalContext, http_event
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME, GLOBEX = "tok-acme-123", "tok-globex-456"

@@ -19,10 +19,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from handlers.function_url import LocalContext
-from handlers.idempotency import persistence_for
-from handlers.sqlite_idempotency import SqlitePersistenceLayer
 from taskchain.config import ConfigError, Settings
+from taskchain.http.events import LocalContext
+from taskchain.http.idempotency import persistence_for
+from taskchain.store.idempotency_sqlite import SqlitePersistenceLayer
 from tests.aws_template import table_properties_from_template
 
 REQUEST = {"tenant": "acme", "route": "POST /v1/sessions", "key": "k-1", "body": {"a": 1}}

@@ -2,7 +2,7 @@
 
 Coze shows the model the response body, not the status, so the one exception handler answers
 ``/coze/`` requests with HTTP 200 and ``success: false``, ``error_code`` and ``error``
-(see :func:`handlers.http.render`); the path prefix is what tells Coze calls from REST calls.
+(see :func:`taskchain.http.routing.render`); the path prefix is what tells Coze calls from REST calls.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import Field
 
-from handlers import calls, telemetry
-from handlers.http import RouteTable, end_user, language, tenant
+from taskchain.http import calls, telemetry
+from taskchain.http.routing import RouteTable, end_user, language, tenant
 from taskchain.requests import ChainRequest, Request, SkipIn, SubmitIn, Text
 from taskchain.service import Service
 

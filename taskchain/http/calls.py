@@ -7,8 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 
-from handlers import telemetry
-from handlers.http import body, end_user, tenant
+from taskchain.http import telemetry
+from taskchain.http.routing import body, end_user, tenant
 from taskchain.service import Service
 
 Json = dict[str, Any]

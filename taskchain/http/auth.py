@@ -6,8 +6,8 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 
-from handlers.errors import UnauthorizedError
 from taskchain.config import ConfigError, Settings, parse_tokens
+from taskchain.http.errors import UnauthorizedError
 
 ANONYMOUS_TENANT = "local"
 

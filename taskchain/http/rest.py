@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from handlers import calls, telemetry
-from handlers.http import RouteTable, end_user, language, tenant
+from taskchain.http import calls, telemetry
+from taskchain.http.routing import RouteTable, end_user, language, tenant
 from taskchain.requests import ChainRequest, SkipIn, SubmitIn
 from taskchain.service import Service
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 
-from handlers import coze, rest
-from handlers.auth import Authenticator
-from handlers.http import Gate, RouteTable, install, to_json
-from handlers.idempotency import Idempotency
-from handlers.openapi import document
+from taskchain.http import coze, rest
+from taskchain.http.auth import Authenticator
+from taskchain.http.idempotency import Idempotency
+from taskchain.http.openapi import document
+from taskchain.http.routing import Gate, RouteTable, install, to_json
 from taskchain.service import Service
 
 

@@ -1,4 +1,4 @@
-"""The composition root of the Lambda handler, and its dispatch: HTTP events or direct invocations."""
+"""The handler the platforms call: HTTP events through the application, or direct invocations."""
 
 from __future__ import annotations
 
@@ -7,63 +7,21 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 from aws_lambda_powertools.logging import correlation_paths
 
-from handlers import telemetry
-from handlers.api import build_resolver
-from handlers.auth import Authenticator, load_tokens
-from handlers.function_url import is_function_url_event
-from handlers.idempotency import Idempotency, persistence_for
-from taskchain.bootstrap import bootstrap
-from taskchain.config import Settings
 from taskchain.errors import InvalidRequestError
+from taskchain.http import telemetry
+from taskchain.http.events import is_function_url_event
 from taskchain.service import Service
 
 DIRECT_TENANT = "direct"
 Handler = Callable[[Any, Any], Any]
 
 
-def make_handler(
-    env: Mapping[str, str] | None = None,
-    *,
-    settings: Settings | None = None,
-    service: Service | None = None,
-    idempotency: Idempotency | None = None,
-    fetch_parameter: Callable[[str], str] | None = None,
-) -> Handler:
-    """Build everything a handler needs, once, and return the handler.
-
-    Parameters
-    ----------
-    env
-        Where ``TASKCHAIN_*`` come from (``os.environ`` by default).
-    settings, service, idempotency
-        Ready-made parts (tests); by default built from ``env``.
-    fetch_parameter
-        Reads the SSM parameter named by ``TASKCHAIN_API_TOKENS_PARAMETER`` (Powertools'
-        ``get_parameter`` by default).
-
-    Raises
-    ------
-    ConfigError
-        A variable is invalid, or no token is configured outside anonymous mode: the function
-        fails at cold start, naming the variable, instead of on its first request.
-    """
-    settings = settings or Settings.from_env(env)
-    tokens = load_tokens(settings, fetch=fetch_parameter)
-    if settings.allow_anonymous:
-        telemetry.logger.warning(
-            "TASKCHAIN_ALLOW_ANONYMOUS is on: requests without a token act as tenant 'local'. "
-            "Use it for local development only."
-        )
-    authenticator = Authenticator(
-        tokens, header=settings.api_key_header, anonymous=settings.allow_anonymous
-    )
-    idempotency = idempotency or Idempotency(persistence_for(settings))
-    service = service or bootstrap(env)
-    resolver = build_resolver(
-        service, authenticator, idempotency, api_key_header=settings.api_key_header
-    )
+def lambda_handler(resolver: LambdaFunctionUrlResolver, service: Service) -> Handler:
+    """The handler Lambda calls: function URL events through ``resolver``, anything else run
+    as a direct invocation of the one-shot contract. Logging and metrics wrap both."""
 
     @telemetry.logger.inject_lambda_context(
         correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL, clear_state=True
@@ -73,7 +31,7 @@ def make_handler(
         telemetry.count("Requests")
         if is_function_url_event(event):
             return resolver.resolve(_json_body(event), context)
-        # Direct invocation is authorised by IAM (lambda:InvokeFunction), not by tokens.
+        # Direct invocation is authorised by the platform (IAM, RAM), not by tokens.
         telemetry.logger.set_correlation_id(getattr(context, "aws_request_id", None))
         return run_direct(service, event)
 

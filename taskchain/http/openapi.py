@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 
-from handlers.errors import ErrorBody
-from handlers.http import COZE_PREFIX, PUBLIC_PATHS
+from taskchain.http.errors import ErrorBody
+from taskchain.http.routing import COZE_PREFIX, PUBLIC_PATHS
 from taskchain.service import VERSION
 
 DESCRIPTION = (

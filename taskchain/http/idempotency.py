@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 
-from handlers.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
-from handlers.http import to_json
 from taskchain.config import ConfigError, Settings
 from taskchain.errors import StoreError, invalid_field
+from taskchain.http.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
+from taskchain.http.routing import to_json
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -50,7 +50,14 @@ def persistence_for(settings: Settings) -> PersistenceFactory:
                 "TASKCHAIN_STORE 为 dynamodb 时必须设置",
                 "required when TASKCHAIN_STORE is dynamodb",
             )
-        return lambda: _dynamodb_layer(table, settings.dynamodb_endpoint)
+        endpoint = settings.dynamodb_endpoint
+
+        def dynamodb() -> BasePersistenceLayer:
+            from taskchain.store.idempotency_dynamodb import dynamodb_layer
+
+            return dynamodb_layer(table, endpoint)
+
+        return dynamodb
     if settings.store == "sqlite":
         from taskchain.store.sqlite import default_home
 
@@ -59,23 +66,11 @@ def persistence_for(settings: Settings) -> PersistenceFactory:
         path = ":memory:"
 
     def sqlite_layer() -> BasePersistenceLayer:
-        from handlers.sqlite_idempotency import SqlitePersistenceLayer
+        from taskchain.store.idempotency_sqlite import SqlitePersistenceLayer
 
         return SqlitePersistenceLayer(path)
 
     return sqlite_layer
-
-
-def _dynamodb_layer(table: str, endpoint: str | None) -> BasePersistenceLayer:
-    """Powertools' DynamoDB layer on a client with botocore's standard retries."""
-    import boto3
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-    from botocore.config import Config
-
-    client = boto3.client(
-        "dynamodb", endpoint_url=endpoint, config=Config(retries={"mode": "standard"})
-    )
-    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
 
 
 class Idempotency:

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from handlers.coze import ListSessions, ReportOf, SessionRef, SkipStep, SubmitStep
 from taskchain.guidance import StepGuidance
+from taskchain.http.coze import ListSessions, ReportOf, SessionRef, SkipStep, SubmitStep
 from taskchain.models import Feedback
 from taskchain.report import Gap, QualityMetrics, Report, ReportItem, StepResult
 from taskchain.requests import ChainRequest, Request

@@ -1,4 +1,4 @@
-"""``python -m handlers.invoke EVENT.json``: run the Lambda handler on one event, like ``sam local invoke -e``.
+"""``python -m tools.invoke EVENT.json``: run the Lambda handler on one event, like ``sam local invoke -e``.
 
 The handler is built from this process's environment, as at a cold start; the event file is
 used as is (``{{session_id}}`` placeholders are not substituted). The response is printed as
@@ -13,13 +13,13 @@ import json
 import sys
 from pathlib import Path
 
-from handlers.function_url import LocalContext
 from taskchain.config import ConfigError
+from taskchain.http.events import LocalContext
 
 
 def main(argv: list[str] | None = None) -> int:
     """Invoke the handler once; exit 2 on unusable configuration or event file."""
-    parser = argparse.ArgumentParser(prog="python -m handlers.invoke", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.invoke", description=__doc__)
     parser.add_argument("event", help="event JSON file ('-' reads stdin)")
     args = parser.parse_args(argv)
     try:

@@ -20,16 +20,16 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.shared.json_encoder import Encoder
 from pydantic import ValidationError
 
-from handlers import telemetry
-from handlers.auth import Authenticator
-from handlers.errors import (
+from taskchain.errors import InvalidRequestError, StoreError, TaskchainError, internal_error_body
+from taskchain.http import telemetry
+from taskchain.http.auth import Authenticator
+from taskchain.http.errors import (
     MethodNotAllowedError,
     PayloadTooLargeError,
     RouteNotFoundError,
     TransportError,
     status_of,
 )
-from taskchain.errors import InvalidRequestError, StoreError, TaskchainError, internal_error_body
 from taskchain.requests import translate
 from taskchain.text import clean
 
