@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint type check eval bench clean serve invoke validate build deploy coze-spec requirements
+.PHONY: help setup run test lint type check eval bench fc-build clean serve invoke validate build deploy coze-spec requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -69,5 +69,13 @@ build-TaskchainFunction:
 	cp -r taskchain handlers "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" -name '__pycache__' -type d -prune -exec rm -rf {} +
 
+# Aliyun Function Compute (s.yaml): Linux x86_64 wheels for python3.12, the shipped code only.
+fc-build: ## the Aliyun FC code package in .fc-build/code (then: s deploy)
+	rm -rf .fc-build/code && mkdir -p .fc-build/code
+	$(PYTHON) -m pip install --quiet --target .fc-build/code -r requirements-fc.txt \
+		--platform manylinux2014_x86_64 --implementation cp --python-version 3.12 --only-binary=:all:
+	cp -r taskchain handlers .fc-build/code/
+	find .fc-build/code -name '__pycache__' -type d -prune -exec rm -rf {} +
+
 clean: ## remove caches and the virtual environment
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .fc-build

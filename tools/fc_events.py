@@ -46,7 +46,7 @@ def to_fc(event: dict[str, Any]) -> dict[str, Any]:
                 "sourceIp": http.get("sourceIp", "203.0.113.7"),
                 "userAgent": http.get("userAgent", "curl/8.5.0"),
             },
-            "requestId": "1-6750a1b2-0123456789abcdef",
+            "requestId": context.get("requestId") or "1-6750a1b2-0123456789abcdef",
             "time": "2026-11-30T02:00:00Z",
             "timeEpoch": "1795917600000",
         },

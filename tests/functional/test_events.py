@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from handlers import aliyun_fc
 from taskchain.bootstrap import Handler, make_handler
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.http.auth import token_digest
@@ -123,18 +125,31 @@ def start_session(handler: Handler) -> str:
 
 def test_every_event_file_has_an_expectation() -> None:
     assert {p.stem for p in EVENTS.glob("*.json")} == set(EXPECTED)
+    # and every one has its Aliyun FC twin (python -m tools.fc_events writes them)
+    assert {p.stem for p in (EVENTS / "aliyun").glob("*.json")} == set(EXPECTED)
 
 
+@dataclass
+class FcContext:
+    """What FC's ``context`` carries that the FC shell reads."""
+
+    request_id: str = "1-6750a1b2-0123456789abcdef"
+
+
+@pytest.mark.parametrize("shell", ["lambda", "fc"])
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_event(name: str) -> None:
+def test_event(name: str, shell: str) -> None:
     # GIVEN a fresh handler (memory store, the events' test tokens), and a session if needed
     handler = make_handler(ENV)
-    text = (EVENTS / f"{name}.json").read_text("utf-8")
+    folder = EVENTS if shell == "lambda" else EVENTS / "aliyun"
+    text = (folder / f"{name}.json").read_text("utf-8")
     if PLACEHOLDER in text:
         text = text.replace(PLACEHOLDER, start_session(handler))
-    event = json.loads(text)
-    # WHEN the event is invoked as Lambda would
-    response = handler(event, LocalContext())
+    # WHEN the event is invoked as Lambda (a dict) or Function Compute (bytes) would
+    if shell == "lambda":
+        response = handler(json.loads(text), LocalContext())
+    else:
+        response = aliyun_fc.serve(handler, text.encode(), FcContext())
     status, fields = EXPECTED[name]
     # THEN the status and the key fields of the body are as promised
     if status is DIRECT:

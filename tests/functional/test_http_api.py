@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from handlers import aliyun_fc
 from taskchain.bootstrap import Handler, make_handler
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.errors import StoreError
@@ -33,6 +34,7 @@ from taskchain.store import SessionPage
 from taskchain.store.idempotency_sqlite import SqlitePersistenceLayer
 from taskchain.store.memory import MemoryStore
 from tests.factories import bad_output, good_output
+from tools.fc_events import to_fc
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {"acme": "test-token-acme", "globex": "test-token-globex"}
@@ -63,7 +65,14 @@ class Reply:
 
 
 class Api:
-    """Builds payload-2.0 events, runs them through one handler, decodes the answers."""
+    """Builds payload-2.0 events, runs them through one handler, decodes the answers.
+
+    ``shell`` is the platform the requests arrive through: ``lambda`` sends the function-URL
+    event itself; ``fc`` sends it as the bytes of an Aliyun FC HTTP-trigger event to the FC shell,
+    so every test here holds on both clouds.
+    """
+
+    shell = "lambda"
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
@@ -88,7 +97,11 @@ class Api:
         return self.send(event)
 
     def send(self, event: dict[str, Any]) -> Reply:
-        raw = self.handler(event, LocalContext())
+        if self.shell == "fc":
+            fc_event = json.dumps(to_fc(event), ensure_ascii=False).encode()
+            raw = aliyun_fc.serve(self.handler, fc_event, FcInvocationContext())
+        else:
+            raw = self.handler(event, LocalContext())
         text = raw.get("body") or ""
         if raw.get("isBase64Encoded"):
             text = base64.b64decode(text).decode()
@@ -109,6 +122,21 @@ class Api:
         reply = self.post("/v1/sessions", dict(body), **kw)
         assert reply.status == 201, reply.body
         return dict(reply.body)
+
+
+@dataclass
+class FcInvocationContext:
+    """What FC's ``context`` carries that the FC shell reads."""
+
+    request_id: str = "1-6750a1b2-0123456789abcdef"
+
+
+@pytest.fixture(params=["lambda", "fc"], autouse=True)
+def shell(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run every test of this module through each platform shell."""
+    Api.shell = request.param
+    yield request.param
+    Api.shell = "lambda"
 
 
 def build(service: Service | None = None, env: Mapping[str, str] = ENV, **kw: Any) -> Api:
