@@ -20,6 +20,7 @@ from taskchain.store import SessionStore
 
 if TYPE_CHECKING:
     from taskchain.http.idempotency import Idempotency
+    from taskchain.http.settings import HttpSettings
 
 Handler = Callable[[Any, Any], Any]
 
@@ -79,6 +80,7 @@ def make_handler(
     env: Mapping[str, str] | None = None,
     *,
     settings: Settings | None = None,
+    http_settings: HttpSettings | None = None,
     service: Service | None = None,
     idempotency: Idempotency | None = None,
     fetch_parameter: Callable[[str], str] | None = None,
@@ -89,7 +91,7 @@ def make_handler(
     ----------
     env
         Where ``TASKCHAIN_*`` come from (``os.environ`` by default).
-    settings, service, idempotency
+    settings, http_settings, service, idempotency
         Ready-made parts (tests); by default built from ``env``.
     fetch_parameter
         Reads the SSM parameter named by ``TASKCHAIN_API_TOKENS_PARAMETER`` (Powertools'
@@ -107,21 +109,23 @@ def make_handler(
     from taskchain.http.auth import Authenticator, load_tokens
     from taskchain.http.entry import lambda_handler
     from taskchain.http.idempotency import Idempotency, persistence_for
+    from taskchain.http.settings import HttpSettings
 
     settings = settings or Settings.from_env(env)
-    tokens = load_tokens(settings, fetch=fetch_parameter)
-    if settings.allow_anonymous:
+    http_settings = http_settings or HttpSettings.from_env(env)
+    tokens = load_tokens(http_settings, fetch=fetch_parameter)
+    if http_settings.allow_anonymous:
         telemetry.logger.warning(
             "TASKCHAIN_ALLOW_ANONYMOUS is on: requests without a token act as tenant 'local'. "
             "Use it for local development only."
         )
     authenticator = Authenticator(
-        tokens, header=settings.api_key_header, anonymous=settings.allow_anonymous
+        tokens, header=http_settings.api_key_header, anonymous=http_settings.allow_anonymous
     )
     idempotency = idempotency or Idempotency(persistence_for(settings))
     service = service or bootstrap(env)
     resolver = build_resolver(
-        service, authenticator, idempotency, api_key_header=settings.api_key_header
+        service, authenticator, idempotency, api_key_header=http_settings.api_key_header
     )
     return lambda_handler(resolver, service)
 

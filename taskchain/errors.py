@@ -1,9 +1,8 @@
-"""One error hierarchy with stable codes, categories and HTTP statuses, in Chinese and English."""
+"""One error hierarchy with stable codes and categories, worded in Chinese and English (no HTTP here)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any, Literal
 
 Language = Literal["zh", "en"]
@@ -113,32 +112,6 @@ class StoreError(TaskchainError):
 
     code = "STORE_UNAVAILABLE"
     category = "INTERNAL_ERROR"
-
-
-# Resolved by walking type(exc).__mro__, so a subclass inherits its parent's status.
-HTTP_STATUS: Mapping[type[TaskchainError], int] = MappingProxyType(
-    {
-        TaskchainError: 500,
-        InvalidRequestError: 400,
-        ChainError: 422,
-        NotFoundError: 404,
-        ConflictError: 409,
-        ExecutionError: 500,
-        StoreError: 503,
-    }
-)
-
-
-def http_status(exc: BaseException, table: Mapping[type[TaskchainError], int] = HTTP_STATUS) -> int:
-    """The HTTP status for ``exc``: the nearest class in ``table``, 500 otherwise.
-
-    Entrypoints with errors of their own pass :data:`HTTP_STATUS` extended with them.
-    """
-    for klass in type(exc).__mro__:
-        status = table.get(klass)
-        if status is not None:
-            return status
-    return 500
 
 
 def internal_error_body(language: str = "zh") -> dict[str, Any]:

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 import taskchain
-from taskchain.config import Settings
+from taskchain.http.settings import HttpSettings
 from tools.coze_tools import FIELD_DOCS, OPERATION_DOCS, OPERATIONS
 
 Json = dict[str, Any]
@@ -160,7 +160,7 @@ def build_document(
         The header that carries the service token (``TASKCHAIN_API_KEY_HEADER``; default
         ``X-Api-Key``).
     """
-    header = api_key_header or Settings().api_key_header
+    header = api_key_header or HttpSettings().api_key_header
     paths: Json = {}
     for op in OPERATIONS:
         summary, description = OPERATION_DOCS[op.operation_id]
@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--api-key-header",
         type=header_name,
-        default=Settings().api_key_header,
+        default=HttpSettings().api_key_header,
         help="the token header, as TASKCHAIN_API_KEY_HEADER sets it (default: %(default)s)",
     )
     parser.add_argument("-o", "--output", help="write to this file instead of standard output")

@@ -6,8 +6,9 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 
-from taskchain.config import ConfigError, Settings, parse_tokens
+from taskchain.config import ConfigError
 from taskchain.http.errors import UnauthorizedError
+from taskchain.http.settings import HttpSettings, parse_tokens
 
 ANONYMOUS_TENANT = "local"
 
@@ -86,7 +87,9 @@ def _read_parameter(name: str) -> str:
         ) from None
 
 
-def load_tokens(settings: Settings, *, fetch: Callable[[str], str] | None = None) -> dict[str, str]:
+def load_tokens(
+    settings: HttpSettings, *, fetch: Callable[[str], str] | None = None
+) -> dict[str, str]:
     """``{sha256 hex: tenant}`` from ``TASKCHAIN_API_TOKENS`` and the SSM parameter, if named.
 
     Raises

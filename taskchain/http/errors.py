@@ -8,8 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from taskchain import errors
-from taskchain.errors import ConflictError, InvalidRequestError, TaskchainError, http_status
+from taskchain.errors import (
+    ChainError,
+    ConflictError,
+    ExecutionError,
+    InvalidRequestError,
+    NotFoundError,
+    StoreError,
+    TaskchainError,
+)
 
 
 class TransportError(TaskchainError):
@@ -98,10 +105,17 @@ class IdempotencyInProgressError(ConflictError):
         )
 
 
-# taskchain's table extended with the HTTP layer's own errors; one MRO walk resolves both.
+# The one status table: taskchain's errors and the HTTP layer's own. Resolved by walking
+# type(exc).__mro__, so a subclass inherits its parent's status.
 HTTP_STATUS: Mapping[type[TaskchainError], int] = MappingProxyType(
     {
-        **errors.HTTP_STATUS,
+        TaskchainError: 500,
+        InvalidRequestError: 400,
+        ChainError: 422,
+        NotFoundError: 404,
+        ConflictError: 409,
+        ExecutionError: 500,
+        StoreError: 503,
         UnauthorizedError: 401,
         RouteNotFoundError: 404,
         MethodNotAllowedError: 405,
@@ -112,8 +126,12 @@ HTTP_STATUS: Mapping[type[TaskchainError], int] = MappingProxyType(
 
 
 def status_of(exc: BaseException) -> int:
-    """The HTTP status of ``exc``, from the extended table."""
-    return http_status(exc, HTTP_STATUS)
+    """The HTTP status of ``exc``: the nearest class in the table, 500 otherwise."""
+    for klass in type(exc).__mro__:
+        status = HTTP_STATUS.get(klass)
+        if status is not None:
+            return status
+    return 500
 
 
 class ErrorBody(BaseModel):

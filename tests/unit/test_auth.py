@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from taskchain.bootstrap import make_handler
-from taskchain.config import ConfigError, Settings
+from taskchain.config import ConfigError
 from taskchain.http import auth
 from taskchain.http.auth import ANONYMOUS_TENANT, Authenticator, load_tokens, token_digest
 from taskchain.http.errors import UnauthorizedError
 from taskchain.http.events import LocalContext, http_event
+from taskchain.http.settings import HttpSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME, GLOBEX = "tok-acme-123", "tok-globex-456"
@@ -24,8 +25,8 @@ TOKENS = {token_digest(ACME): "acme", token_digest(GLOBEX): "globex"}
 PAIRS = f"acme=sha256:{token_digest(ACME)}, globex=sha256:{token_digest(GLOBEX).upper()}"
 
 
-def settings(**env: str) -> Settings:
-    return Settings.from_env({"TASKCHAIN_STORE": "memory", **env})
+def settings(**env: str) -> HttpSettings:
+    return HttpSettings.from_env({"TASKCHAIN_STORE": "memory", **env})
 
 
 # --- parsing ------------------------------------------------------------------------------------
