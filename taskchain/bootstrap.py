@@ -44,6 +44,17 @@ def build_store(settings: Settings, *, clock: Callable[[], float] = time.time) -
                 f"cannot use {settings.home or 'the data directory'}: {exc.strerror}",
             ) from None
         return SqliteStore(home / "sessions.db", clock=clock)
+    if settings.store == "tablestore":
+        # Aliyun: the only branch that imports the tablestore SDK (on first use).
+        from taskchain.store.tablestore import TablestoreStore
+
+        assert settings.table_name is not None  # Settings.from_env requires it for tablestore
+        return TablestoreStore(
+            settings.table_name,
+            endpoint=settings.ots_endpoint,
+            instance_name=settings.ots_instance,
+            clock=clock,
+        )
     # dynamodb: the only branch that imports boto3, so the other stores start without it.
     from taskchain.store.dynamodb import DynamoDBStore
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from taskchain.errors import TaskchainError
 
-STORES = ("memory", "sqlite", "dynamodb")
+STORES = ("memory", "sqlite", "dynamodb", "tablestore")
 # Every variable taskchain reads; template.yaml may set no other TASKCHAIN_* name.
 VARIABLES = (
     "TASKCHAIN_STORE",
@@ -18,6 +18,9 @@ VARIABLES = (
     "TASKCHAIN_TABLE_NAME",
     "TASKCHAIN_DYNAMODB_ENDPOINT",
     "TASKCHAIN_IDEMPOTENCY_TABLE_NAME",
+    "TASKCHAIN_OTS_ENDPOINT",
+    "TASKCHAIN_OTS_INSTANCE",
+    "TASKCHAIN_FUNCTION_TIMEOUT_MS",
     "TASKCHAIN_API_TOKENS",
     "TASKCHAIN_API_TOKENS_PARAMETER",
     "TASKCHAIN_API_KEY_HEADER",
@@ -49,6 +52,8 @@ class Settings:
     table_name: str | None = None
     dynamodb_endpoint: str | None = None
     idempotency_table_name: str | None = None
+    ots_endpoint: str | None = None
+    ots_instance: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,12 +86,25 @@ class Settings:
             )
         home = env.get("TASKCHAIN_HOME", "").strip()
         table = env.get("TASKCHAIN_TABLE_NAME", "").strip() or None
-        if store == "dynamodb" and not table:
+        if store in ("dynamodb", "tablestore") and not table:
             raise ConfigError(
                 "TASKCHAIN_TABLE_NAME",
-                "TASKCHAIN_STORE 为 dynamodb 时必须设置",
-                "required when TASKCHAIN_STORE is dynamodb",
+                f"TASKCHAIN_STORE 为 {store} 时必须设置",
+                f"required when TASKCHAIN_STORE is {store}",
             )
+        endpoint = env.get("TASKCHAIN_OTS_ENDPOINT", "").strip() or None
+        instance = env.get("TASKCHAIN_OTS_INSTANCE", "").strip() or None
+        if store == "tablestore":
+            for variable, value in (
+                ("TASKCHAIN_OTS_ENDPOINT", endpoint),
+                ("TASKCHAIN_OTS_INSTANCE", instance),
+            ):
+                if not value:
+                    raise ConfigError(
+                        variable,
+                        "TASKCHAIN_STORE 为 tablestore 时必须设置",
+                        "required when TASKCHAIN_STORE is tablestore",
+                    )
         return cls(
             store=store,
             home=Path(home).expanduser() if home else None,
@@ -94,4 +112,6 @@ class Settings:
             table_name=table,
             dynamodb_endpoint=env.get("TASKCHAIN_DYNAMODB_ENDPOINT", "").strip() or None,
             idempotency_table_name=env.get("TASKCHAIN_IDEMPOTENCY_TABLE_NAME", "").strip() or None,
+            ots_endpoint=endpoint,
+            ots_instance=instance,
         )

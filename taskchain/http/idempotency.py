@@ -34,22 +34,32 @@ PersistenceFactory = Callable[[], "BasePersistenceLayer"]
 def persistence_for(settings: Settings) -> PersistenceFactory:
     """How to build the idempotency store for ``settings`` (checked now, built on first use).
 
-    DynamoDB sessions get the DynamoDB table (shared by every Lambda instance); SQLite sessions a
-    file next to ``sessions.db``; the memory store an in-memory database.
+    DynamoDB sessions get the DynamoDB table (shared by every Lambda instance), Tablestore
+    sessions the Tablestore table (shared by every FC instance); SQLite sessions a file next to
+    ``sessions.db``; the memory store an in-memory database.
 
     Raises
     ------
     ConfigError
-        ``TASKCHAIN_IDEMPOTENCY_TABLE_NAME`` is missing with the DynamoDB store.
+        ``TASKCHAIN_IDEMPOTENCY_TABLE_NAME`` is missing with the DynamoDB or Tablestore store.
     """
-    if settings.store == "dynamodb":
+    if settings.store in ("dynamodb", "tablestore"):
         table = settings.idempotency_table_name
         if not table:
             raise ConfigError(
                 "TASKCHAIN_IDEMPOTENCY_TABLE_NAME",
-                "TASKCHAIN_STORE 为 dynamodb 时必须设置",
-                "required when TASKCHAIN_STORE is dynamodb",
+                f"TASKCHAIN_STORE 为 {settings.store} 时必须设置",
+                f"required when TASKCHAIN_STORE is {settings.store}",
             )
+        if settings.store == "tablestore":
+            endpoint, instance = settings.ots_endpoint, settings.ots_instance
+
+            def tablestore() -> BasePersistenceLayer:
+                from taskchain.store.idempotency_tablestore import TablestorePersistenceLayer
+
+                return TablestorePersistenceLayer(table, endpoint=endpoint, instance_name=instance)
+
+            return tablestore
         endpoint = settings.dynamodb_endpoint
 
         def dynamodb() -> BasePersistenceLayer:

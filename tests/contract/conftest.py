@@ -11,6 +11,8 @@ from taskchain.store import SessionStore
 from taskchain.store.dynamodb import DynamoDBStore
 from taskchain.store.memory import MemoryStore
 from taskchain.store.sqlite import SqliteStore
+from taskchain.store.tablestore import TablestoreStore
+from tests.contract.tablestore_fake import FakeOTSClient, create_tablestore_table
 from tests.factories import FakeClock
 from tests.integration.dynamodb_local import (
     client_for,
@@ -38,12 +40,19 @@ def _dynamodb(tmp_path: Path, clock: FakeClock) -> Iterator[SessionStore]:
     client.delete_table(TableName=table)
 
 
+def _tablestore(tmp_path: Path, clock: FakeClock) -> Iterator[SessionStore]:
+    # No Tablestore emulator exists: an in-process fake of the SDK client (tablestore_fake.py).
+    client = FakeOTSClient()
+    yield TablestoreStore(create_tablestore_table(client), client=client, clock=clock)
+
+
 # A new backend adds one generator here (set up, yield the store, tear down) and its name to
 # BACKENDS; every contract test then runs against it too.
 FACTORIES: dict[str, Callable[[Path, FakeClock], Iterator[SessionStore]]] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "dynamodb": _dynamodb,
+    "tablestore": _tablestore,
 }
 # Backends that need a server started by the test session are marked integration.
 BACKENDS = [
