@@ -72,11 +72,18 @@ class Authenticator:
 
 
 def _read_parameter(name: str) -> str:
-    """A SecureString from SSM Parameter Store (boto3 is imported only here, when configured)."""
+    """A SecureString from SSM Parameter Store (boto3 is imported only here, when configured).
+
+    The SSM client has the session store's connect and read timeouts and retry budget
+    (:func:`taskchain.store.dynamodb.client_config`): a hung SSM fails the cold start in bounded
+    time with a :class:`ConfigError` naming the timeout, instead of holding the init.
+    """
     from aws_lambda_powertools.utilities import parameters
 
+    from taskchain.store.dynamodb import client_config
+
     try:
-        return parameters.get_parameter(name, decrypt=True)
+        value = parameters.SSMProvider(boto_config=client_config()).get(name, decrypt=True)
     except parameters.GetParameterError as exc:
         # Powertools raises it while handling botocore's error: name that error, not its text.
         cause = type(exc.__cause__ or exc.__context__ or exc).__name__
@@ -85,6 +92,13 @@ def _read_parameter(name: str) -> str:
             f"无法读取 SSM 参数 {name}（{cause}）",
             f"cannot read SSM parameter {name} ({cause})",
         ) from None
+    if not isinstance(value, str):  # untransformed, GetParameter gives the value as a string
+        raise ConfigError(
+            "TASKCHAIN_API_TOKENS_PARAMETER",
+            f"SSM 参数 {name} 不是字符串",
+            f"SSM parameter {name} is not a string",
+        )
+    return value
 
 
 def load_tokens(

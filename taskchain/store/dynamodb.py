@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from taskchain.errors import StoreError
@@ -34,14 +33,29 @@ from taskchain.store.dynamodb_layout import (  # public names re-exported for ca
 )
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-# Lambda gives a request 30 s: three attempts (the first and two retries) of at most 2 s connect
-# + 5 s read, plus the standard mode's backoff, leave time to answer with a 503 instead of being
-# killed.
+# The bounds of every AWS client taskchain builds (the session store's, the idempotency records',
+# SSM's for the service tokens), read by :func:`client_config` when each client is created, so a
+# hung AWS endpoint costs a known time.
+#
+# The budget: template.yaml's FunctionTimeout gives an invocation 30 s by default. One AWS call is
+# at most MAX_ATTEMPTS attempts (the first and two retries) of at most CONNECT_TIMEOUT +
+# READ_TIMEOUT each, plus botocore's standard-mode backoff before each retry (at most 2^i s,
+# i = 0, 1, at its throttling scale; recent botocore waits only 25 ms x 2^i after a timeout):
+#     3 x (1 s + 2 s) + (1 s + 2 s) = 12 s per call  (call_budget())
+# and about 6 s against an endpoint that accepts and never answers (the connect succeeds, each
+# read times out). A request stops at its first failed call; the most that can follow it is
+# Powertools' clean-up of the request's in-progress idempotency record (one more call), so even a
+# store that freezes mid-request answers 503 within 2 x 12 = 24 s, inside Lambda's 30 s. At cold
+# start the SSM read (one call, <= 12 s) fails the init, which Lambda repeats on the next
+# invocation. DynamoDB answers in milliseconds: 2 s of read timeout is far above a healthy
+# transaction, and a timed-out attempt is retried.
 MAX_ATTEMPTS = 3
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 1.0
+READ_TIMEOUT = 2.0
+MAX_POOL_CONNECTIONS = 32
 
 # Transactions that collide with another transaction on the same item are cancelled with
 # TransactionConflict (botocore does not retry those); a retry is safe because the version
@@ -300,14 +314,7 @@ class DynamoDBStore:
                         "dynamodb",
                         endpoint_url=self._endpoint_url,
                         region_name=self._region_name,
-                        config=Config(
-                            # total_max_attempts counts the first attempt; botocore's
-                            # max_attempts would count only the retries.
-                            retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
-                            connect_timeout=CONNECT_TIMEOUT,
-                            read_timeout=READ_TIMEOUT,
-                            max_pool_connections=32,
-                        ),
+                        config=client_config(),
                     )
         return self._client
 
@@ -378,6 +385,31 @@ class DynamoDBStore:
             raise _unavailable(type(exc).__name__) from exc
 
 
+# --- client configuration -------------------------------------------------------------------------
+
+
+def client_config() -> Config:
+    """The botocore configuration of every AWS client taskchain builds: bounded timeouts and
+    retries (see the budget above ``MAX_ATTEMPTS``)."""
+    from botocore.config import Config
+
+    return Config(
+        # total_max_attempts counts the first attempt; botocore's max_attempts would count only
+        # the retries.
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+    )
+
+
+def call_budget() -> float:
+    """The most seconds one call of a :func:`client_config` client can take when every attempt
+    times out and every backoff is its longest (at the throttling scale, the larger one)."""
+    backoff = sum(min(2.0**i, 20.0) for i in range(MAX_ATTEMPTS - 1))
+    return MAX_ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + backoff
+
+
 # --- errors ---------------------------------------------------------------------------------------
 
 
@@ -405,10 +437,15 @@ def _unavailable(reason: str) -> StoreError:
 
 
 __all__ = [
+    "CONNECT_TIMEOUT",
     "INDEX_NAME",
+    "MAX_ATTEMPTS",
     "MAX_ITEM_BYTES",
+    "READ_TIMEOUT",
     "TTL_ATTRIBUTE",
     "USER_INDEX_NAME",
     "DynamoDBStore",
+    "call_budget",
+    "client_config",
     "item_size",
 ]

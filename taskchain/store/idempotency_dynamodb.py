@@ -9,12 +9,19 @@ if TYPE_CHECKING:
 
 
 def dynamodb_layer(table: str, endpoint: str | None) -> BasePersistenceLayer:
-    """Powertools' DynamoDB persistence layer on a client with botocore's standard retries."""
+    """Powertools' DynamoDB persistence layer on a client with the session store's bounds.
+
+    The same connect and read timeouts and retry budget as the session store
+    (:func:`taskchain.store.dynamodb.client_config`), so a hung DynamoDB fails a keyed request in
+    bounded time (``STORE_UNAVAILABLE``) instead of holding it until Lambda kills it.
+    """
     import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-    from botocore.config import Config
 
-    client = boto3.client(
-        "dynamodb", endpoint_url=endpoint, config=Config(retries={"mode": "standard"})
+    from taskchain.store.dynamodb import client_config
+
+    # A session of our own: boto3's default session is not thread-safe.
+    client = boto3.session.Session().client(
+        "dynamodb", endpoint_url=endpoint, config=client_config()
     )
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=client)

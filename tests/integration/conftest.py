@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests: a DynamoDB Local server for the session, a table per test."""
+"""Fixtures of the integration tests: a DynamoDB Local server for the session, a table per test,
+and a server that accepts connections and never answers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.integration.dynamodb_local import (
     shared_endpoint,
     stop_shared_server,
 )
+from tests.integration.hung_server import HungServer
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -40,3 +42,11 @@ def sessions_table(dynamodb_client: DynamoDBClient) -> Iterator[str]:
     name = create_sessions_table(dynamodb_client)
     yield name
     dynamodb_client.delete_table(TableName=name)
+
+
+@pytest.fixture(scope="session")
+def hung_server() -> Iterator[HungServer]:
+    """A local server that accepts every connection and never answers, for this test session."""
+    server = HungServer().start()
+    yield server
+    server.stop()
