@@ -20,7 +20,6 @@ def run(request: Any, *, tenant: str = "local") -> dict[str, Any]:
     >>> result["success"], len(result["execution_results"])
     (True, 4)
     """
-    from taskchain.service import Service
-    from taskchain.store.memory import MemoryStore
+    from taskchain.bootstrap import bootstrap
 
-    return Service(MemoryStore()).run_safely(request, tenant=tenant)
+    return bootstrap({"TASKCHAIN_STORE": "memory"}).run_safely(request, tenant=tenant)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from taskchain.bootstrap import bootstrap
 from taskchain.cli_render import (
     as_json,
@@ -24,6 +26,7 @@ from taskchain.cli_render import (
 )
 from taskchain.config import ConfigError
 from taskchain.errors import InvalidRequestError, TaskchainError, internal_error_body, missing_field
+from taskchain.requests import ChainRequest, ReportFormat, SkipIn, SubmitIn, parse
 from taskchain.service import Service
 
 # Exit codes (also in --help): scripts branch on these, never on the text.
@@ -130,11 +133,11 @@ def _fail(args: Args, body: Body) -> int:
     return _EXIT_BY_CATEGORY.get(str(body.get("category")), FAILED)
 
 
-def _command(call: Callable[[Service, Args], dict[str, Any]], render: Callable[[Args, Body], str]) -> Handler:  # fmt: skip
+def _command(call: Callable[[Service, Args], BaseModel], render: Callable[[Args, Body], str]) -> Handler:  # fmt: skip
     """A handler that calls the service and prints its answer (as JSON with ``--json``)."""
 
     def handle(service: Service, args: Args) -> int:
-        body = call(service, args)
+        body = call(service, args).model_dump(mode="json")
         print(as_json(body) if args.json else render(args, body))
         return REJECTED if body.get("accepted") is False else OK
 
@@ -151,13 +154,13 @@ def _run(service: Service, args: Args) -> int:
     else:
         report = service.report(args.tenant, body["session_id"], fmt="markdown")
         print(t(args.language, "会话：", "Session: ") + body["session_id"])
-        print(report["markdown"])
+        print(report.markdown)
     if not body["success"]:
         _error_line(args, body)
     return OK if body["success"] else FAILED
 
 
-def _submit(service: Service, args: Args) -> dict[str, Any]:
+def _submit(service: Service, args: Args) -> BaseModel:
     """Submit the output given by ``--output``, a file, or piped stdin."""
     if args.output is not None:
         output = args.output
@@ -168,11 +171,17 @@ def _submit(service: Service, args: Args) -> dict[str, Any]:
     else:
         raise missing_field("output")
     payload = {"output": output, "expected_version": args.expected_version}
-    return service.submit(args.tenant, args.session_id, args.step_id, payload)
+    return service.submit(args.tenant, args.session_id, args.step_id, parse(SubmitIn, payload))
 
 
-def _report(service: Service, args: Args) -> dict[str, Any]:
-    fmt = args.format or ("json" if args.json else "markdown")
+def _skip(service: Service, args: Args) -> BaseModel:
+    """Skip a step with ``--reason``."""
+    payload = {"reason": args.reason, "expected_version": args.expected_version}
+    return service.skip(args.tenant, args.session_id, args.step_id, parse(SkipIn, payload))
+
+
+def _report(service: Service, args: Args) -> BaseModel:
+    fmt: ReportFormat = args.format or ("json" if args.json else "markdown")  # argparse's choices
     return service.report(args.tenant, args.session_id, fmt=fmt)
 
 
@@ -207,7 +216,8 @@ _REQUEST = (
 )  # fmt: skip
 _COMMANDS: tuple[tuple[str, Handler, str, tuple[tuple[tuple[str, ...], dict[str, Any]], ...]], ...] = (
     ("run", _run, "run a whole chain at once and print its report (一次运行整条任务链)", _REQUEST),
-    ("start", _command(lambda s, a: s.start(_request(a), tenant=a.tenant, end_user=a.user), render_start),
+    ("start", _command(lambda s, a: s.start(parse(ChainRequest, _request(a)), tenant=a.tenant, end_user=a.user),
+                       render_start),
      "start a guided session; print the ready steps' instructions (开始引导式会话)", _REQUEST),
     ("status", _command(lambda s, a: s.status(a.tenant, a.session_id), render_status),
      "a session's briefing and the ready steps' instructions (会话进度)", (_SESSION,)),
@@ -218,9 +228,7 @@ _COMMANDS: tuple[tuple[str, Handler, str, tuple[tuple[tuple[str, ...], dict[str,
         _arg("--output", metavar="TEXT", help="the output text"),
         _arg("--file", metavar="PATH", help="read the output from PATH ('-': stdin; piped stdin is read too)"),
         _VERSION)),
-    ("skip", _command(lambda s, a: s.skip(a.tenant, a.session_id, a.step_id,
-                                          {"reason": a.reason, "expected_version": a.expected_version}),
-                      render_status),
+    ("skip", _command(_skip, render_status),
      "skip a step, recording the reason as a gap (跳过步骤)", (
         _SESSION, _STEP, _arg("--reason", default="", metavar="TEXT", help="why it is skipped"), _VERSION)),
     ("report", _command(_report, lambda a, b: b.get("markdown") or as_json(b)), "a session's report (报告)", (

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from taskchain.capabilities import CapabilityRegistry
-from taskchain.errors import ConflictError, NotFoundError
+from taskchain.errors import ConflictError, NotFoundError, stale_version
 from taskchain.graph import descendants, eligible
 from taskchain.limits import SUMMARY_CHARS
 from taskchain.models import ChainDefinition, Feedback, Session, SessionStatus, StepRecord
@@ -225,17 +225,11 @@ def _known(session: Session, step_id: str, expected_version: int | None) -> Step
             details={"step_id": step_id, "steps": [s.id for s in session.definition.steps]},
         )
     if expected_version is not None and expected_version != session.version:
-        raise ConflictError(
-            f"版本已过期：期望 {expected_version}，当前 {session.version}；请先获取最新状态",
-            f"stale version: expected {expected_version}, current {session.version}; "
-            "fetch the current state first",
-            code="STALE_VERSION",
-            details={
-                "expected_version": expected_version,
-                "current_version": session.version,
-                "status": session.status,
-                "ready_steps": ready_steps(session),
-            },
+        raise stale_version(
+            expected_version,
+            session.version,
+            status=session.status,
+            ready_steps=ready_steps(session),
         )
     return session.record(step_id)
 

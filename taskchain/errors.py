@@ -122,6 +122,36 @@ def internal_error_body(language: str = "zh") -> dict[str, Any]:
     ).to_body(language)
 
 
+def session_not_found(session_id: str) -> NotFoundError:
+    """The one ``SESSION_NOT_FOUND``: an unknown, expired or deleted session, or another tenant's
+    (or another end user's) — callers cannot tell these apart, by design."""
+    return NotFoundError(
+        f"没有会话 {session_id}（可能已过期或被删除）",
+        f"no session {session_id} (it may have expired or been deleted)",
+        code="SESSION_NOT_FOUND",
+        details={"session_id": session_id},
+    )
+
+
+def stale_version(expected_version: int, current_version: int, **details: Any) -> ConflictError:
+    """The one ``STALE_VERSION``: the session is no longer at the version the caller expected.
+
+    Raised by the engine for a stale ``expected_version`` (with the session's ``status`` and
+    ``ready_steps`` in ``details``) and by the stores for a save that lost the race.
+    """
+    return ConflictError(
+        f"版本已过期：期望 {expected_version}，当前 {current_version}；请先获取最新状态再重试",
+        f"stale version: expected {expected_version}, current {current_version}; "
+        "fetch the current state and retry",
+        code="STALE_VERSION",
+        details={
+            "expected_version": expected_version,
+            "current_version": current_version,
+            **details,
+        },
+    )
+
+
 def missing_field(field: str) -> InvalidRequestError:
     """The error for a required field that is absent or empty."""
     return InvalidRequestError(

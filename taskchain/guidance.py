@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.limits import DIGEST_CHARS_PER_STEP, DIGEST_TOTAL_CHARS
@@ -34,32 +34,41 @@ _RIGOUR = {
 class ContextItem(BaseModel):
     """What a step that this one depends on produced, as a bounded digest."""
 
-    step_id: str
-    name: str
-    state: str
-    digest: str
+    step_id: str = Field(description="所依赖步骤的 ID（step id）")
+    name: str = Field(description="所依赖步骤的名称（step name）")
+    state: str = Field(description="所依赖步骤的状态（its state）")
+    digest: str = Field(description="它的产出摘要（a digest of its output）")
 
 
 class StepGuidance(BaseModel):
     """Everything a model needs to do one step well."""
 
-    step_id: str
-    name: str
-    description: str
-    capabilities: list[str]
-    instructions: str
-    checklist: list[str]
-    required_sections: list[str]
-    focus_areas: list[str]
-    depth: str
-    min_length: int
-    max_length: int
-    language: str
-    context: list[ContextItem]
-    attempts: int
-    max_attempts: int
-    rules: list[Rule]
-    json_schema: dict[str, object] | None = None
+    step_id: str = Field(description="步骤 ID，提交时作为 step_id（step id）")
+    name: str = Field(description="步骤名称（step name）")
+    description: str = Field(description="这一步要做什么（what the step does）")
+    capabilities: list[str] = Field(description="这一步用到的能力（the capabilities it uses）")
+    instructions: str = Field(description="这一步的写作指引，照做即可通过检查（instructions）")
+    checklist: list[str] = Field(description="产出要逐条覆盖的检查清单（checklist）")
+    required_sections: list[str] = Field(
+        description="产出必须包含的小节标题（required section titles）"
+    )
+    focus_areas: list[str] = Field(description="产出要具体讨论的关注点（focus areas）")
+    depth: str = Field(description="详细程度（depth）")
+    min_length: int = Field(description="最少字数（minimum length）")
+    max_length: int = Field(description="最多字数（maximum length）")
+    language: str = Field(description="产出语言 zh 或 en（language）")
+    context: list[ContextItem] = Field(
+        description="所依赖步骤的产出摘要（digests of the steps this one depends on）"
+    )
+    attempts: int = Field(description="已提交次数（attempts so far）")
+    max_attempts: int = Field(description="最多提交次数（maximum attempts）")
+    rules: list[Rule] = Field(
+        description="提交后逐条检查的规则，全部通过才算完成；instructions 中以“- [规则 ID] 说明”列出"
+        "（the rules the output is checked against, all of which must pass）"
+    )
+    json_schema: dict[str, object] | None = Field(
+        default=None, description="产出须符合的 JSON Schema（a JSON Schema the output must match）"
+    )
 
 
 def guide(session: Session, step_id: str, registry: CapabilityRegistry) -> StepGuidance:

@@ -14,6 +14,10 @@ MAX_INLINE_CAPABILITIES = 10
 MAX_CHECKLIST_ITEMS = 10
 MAX_SECTIONS_PER_CAPABILITY = 6
 MAX_CAPABILITIES_PER_STEP = 6
+# Listings: one page holds at most this many sessions (the routes, the CLI and every store).
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+MAX_CURSOR_CHARS = 512
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_MAX_ATTEMPTS = 10
 # Guidance carries a digest of the steps a step depends on; bounded so a 20-step chain stays small.

@@ -14,6 +14,10 @@ Depth = Literal["basic", "detailed", "comprehensive"]
 ExecutionMode = Literal["sequential", "parallel"]
 TaskType = Literal["analysis", "creative", "education", "research", "custom"]
 SessionStatus = Literal["active", "completed", "completed_with_gaps", "failed"]
+SESSION_STATUS_DOC = (
+    "会话状态：active 进行中；completed 全部步骤完成；completed_with_gaps 已结束但有步骤被跳过或失败；"
+    "failed 没有步骤完成，或按设置在失败后停止。只有 active 可以继续提交（session status）"
+)
 Severity = Literal["error", "warning", "info"]
 SectionRole = Literal["context", "detail", "finding", "recommendation"]
 
@@ -98,13 +102,30 @@ class Capability(Frozen):
 class ValidationRules(Frozen):
     """Per-step overrides of the objective checks (``None`` keeps the default)."""
 
-    min_length: int | None = Field(default=None, ge=0)
-    max_length: int | None = Field(default=None, ge=1)
-    required_sections: tuple[str, ...] | None = None
-    require_focus_areas: bool = True
-    max_similarity: float = Field(default=0.65, gt=0, le=1)
-    skip_rules: tuple[str, ...] = ()  # rule ids switched off for this step (see rules.SKIPPABLE)
-    json_schema: dict[str, Any] | None = None
+    min_length: int | None = Field(default=None, ge=0, description="产出最少字数（minimum length）")
+    max_length: int | None = Field(default=None, ge=1, description="产出最多字数（maximum length）")
+    required_sections: tuple[str, ...] | None = Field(
+        default=None, description="必须包含的小节标题（required section titles）"
+    )
+    require_focus_areas: bool = Field(
+        default=True,
+        description="是否要求具体讨论每个关注点，默认要求（require each focus area to be discussed）",
+    )
+    max_similarity: float = Field(
+        default=0.65,
+        gt=0,
+        le=1,
+        description="与任一已完成步骤产出的实词重合比例上限，0 到 1，默认 0.65"
+        "（maximum share of content words shared with an earlier output）",
+    )
+    skip_rules: tuple[str, ...] = Field(
+        default=(),  # rule ids switched off for this step (see rules.SKIPPABLE)
+        description="这一步关闭的检查规则 ID：focus_area、on_topic、no_filler、no_internal_repeat、"
+        "language、not_repeat，或所用能力的检查（如 risks_rated）（rule ids switched off for this step）",
+    )
+    json_schema: dict[str, Any] | None = Field(
+        default=None, description="产出须符合的 JSON Schema（a JSON Schema the output must match）"
+    )
 
 
 class StepSpec(Frozen):
@@ -167,40 +188,77 @@ class Rule(Frozen):
     """One rule a step's output is judged by, stated before the output is written.
 
     ``rule`` is the id that feedback entries carry; ``description`` says in the session's
-    language what passes. The other fields are the rule's parameters (unset ones are omitted
-    when the rule is shown).
+    language what passes. The other fields are the rule's parameters (``null`` when a rule
+    has no such parameter).
     """
 
-    rule: str
-    kind: RuleKind
-    severity: Severity = "error"
-    description: str
-    section: str | None = None  # a section title, in the session's language
-    aliases: tuple[str, ...] | None = None  # other titles the section is recognised by
-    min_items: int | None = None
-    with_figures: bool | None = None
-    min_units: int | None = None
-    max_units: int | None = None
-    min_links: int | None = None
-    area: str | None = None
-    terms: tuple[str, ...] | None = None
-    min_share: float | None = None
-    max_share: float | None = None
-    max_similarity: float | None = None
-    groups: tuple[tuple[str, ...], ...] | None = None
-    top_words: int | None = None  # on_topic: how many of the output's most used words are read
-    min_shared: int | None = None  # on_topic: how many of them the chain must already use
-    min_shared_with_terms: int | None = None  # on_topic: enough when the target's words appear
+    rule: str = Field(description="规则 ID，与 feedback 中的 rule 对应（rule id, as in feedback）")
+    kind: RuleKind = Field(description="规则类型（rule kind）")
+    severity: Severity = Field(
+        default="error",
+        description="error 表示不通过就会被退回（severity: error rejects the output）",
+    )
+    description: str = Field(
+        description="怎样算通过，用会话语言写明（what passes, in the session's language）"
+    )
+    section: str | None = Field(
+        default=None, description="规则针对的小节标题（the section the rule judges）"
+    )
+    aliases: tuple[str, ...] | None = Field(
+        default=None,
+        description="该小节也认可的其他标题（other titles the section is recognised by）",
+    )
+    min_items: int | None = Field(default=None, description="至少几条（minimum number of items）")
+    with_figures: bool | None = Field(
+        default=None, description="只计带数字的条目（count only items that carry a figure）"
+    )
+    min_units: int | None = Field(
+        default=None, description="至少多少字（minimum length in units: characters or words）"
+    )
+    max_units: int | None = Field(
+        default=None, description="至多多少字（maximum length in units: characters or words）"
+    )
+    min_links: int | None = Field(
+        default=None, description="至少几处明确的推理链接（minimum reasoning links）"
+    )
+    area: str | None = Field(default=None, description="关注点（the focus area）")
+    terms: tuple[str, ...] | None = Field(
+        default=None, description="应当出现的词（terms the output should use）"
+    )
+    min_share: float | None = Field(
+        default=None, description="所需语言文字的最低占比（minimum share of the expected language）"
+    )
+    max_share: float | None = Field(
+        default=None, description="空话、套话的最高占比（maximum share of filler）"
+    )
+    max_similarity: float | None = Field(
+        default=None, description="与之前产出的最高相似度（maximum similarity to earlier outputs）"
+    )
+    groups: tuple[tuple[str, ...], ...] | None = Field(
+        default=None, description="每组至少提到一个词（word groups, each to be named once）"
+    )
+    top_words: int | None = Field(
+        default=None,
+        description="读取产出中最常用的多少个词（how many of the most used words are read）",
+    )
+    min_shared: int | None = Field(
+        default=None,
+        description="其中至少几个须是任务链已用过的词（how many of them the chain must already use）",
+    )
+    min_shared_with_terms: int | None = Field(
+        default=None,
+        description="产出用到目标中的词时所需的共有词数（enough shared words when the target's words appear）",
+    )
 
 
 class Feedback(Frozen):
     """The verdict of one objective check on a submitted output."""
 
-    rule: str
-    passed: bool
-    severity: Severity
-    message: str
-    hint: str = ""
+    rule: str = Field(description="规则 ID（rule id）")
+    passed: bool = Field(description="是否通过（passed）")
+    severity: Severity = Field(description="error 表示不通过就会被退回（severity）")
+    message: str = Field(description="检查结果说明（what the check found）")
+    hint: str = Field(default="", description="没通过时怎样修改（how to fix it）")
 
 
 class StepRecord(Frozen):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from taskchain.capabilities import CapabilityRegistry
-from taskchain.models import ChainDefinition, Session, StepSpec
+from taskchain.models import SESSION_STATUS_DOC, ChainDefinition, Session, StepSpec
 from taskchain.report_items import is_placeholder, open_questions, pieces, substance
 from taskchain.report_markdown import to_markdown
 from taskchain.report_summary import summary
@@ -44,24 +44,26 @@ Content = Literal["outline", "answers"]
 class ReportItem(BaseModel):
     """A finding or recommendation, with the step it came from."""
 
-    text: str
-    step_id: str
-    step_name: str
+    text: str = Field(description="内容（the finding or recommendation）")
+    step_id: str = Field(description="来源步骤的 ID（the step it came from）")
+    step_name: str = Field(description="来源步骤的名称（that step's name）")
 
 
 class StepResult(BaseModel):
     """One step as the report shows it."""
 
-    step_id: str
-    name: str
-    state: str
-    attempts: int
-    summary: str | None
-    output: str | None
-    reason: str | None
-    executor: str | None
-    duration: float | None
-    focus_areas_covered: list[str]
+    step_id: str = Field(description="步骤 ID（step id）")
+    name: str = Field(description="步骤名称（step name）")
+    state: str = Field(description="步骤状态（step state）")
+    attempts: int = Field(description="提交次数（attempts）")
+    summary: str | None = Field(description="一句话摘要（one-line summary）")
+    output: str | None = Field(description="被接受的产出（the accepted output）")
+    reason: str | None = Field(description="跳过或失败的原因（why it was skipped or failed）")
+    executor: str | None = Field(description="产出由谁写出（who wrote the output）")
+    duration: float | None = Field(description="用时，秒（seconds taken）")
+    focus_areas_covered: list[str] = Field(
+        description="产出具体讨论了的关注点（focus areas it covered）"
+    )
 
 
 GapKind = Literal["step_skipped", "step_failed", "step_not_reached", "focus_area_uncovered"]
@@ -70,10 +72,10 @@ GapKind = Literal["step_skipped", "step_failed", "step_not_reached", "focus_area
 class Gap(BaseModel):
     """Something the chain did not cover: a skipped or failed step, or an unaddressed focus area."""
 
-    kind: GapKind
-    step_id: str | None = None
-    focus_area: str | None = None
-    reason: str
+    kind: GapKind = Field(description="缺口类型（gap kind）")
+    step_id: str | None = Field(default=None, description="相关步骤的 ID（the step concerned）")
+    focus_area: str | None = Field(default=None, description="未覆盖的关注点（the focus area）")
+    reason: str = Field(description="缺口说明（what is missing and why）")
 
 
 class QualityMetrics(BaseModel):
@@ -84,35 +86,43 @@ class QualityMetrics(BaseModel):
     attempt, and ``focus_area_coverage`` when the chain has no focus areas.
     """
 
-    total_steps: int
-    completed_steps: int
-    failed_steps: int
-    skipped_steps: int
-    pending_steps: int
-    completion_rate: float | None
-    first_pass_rate: float | None
-    total_attempts: int
-    focus_area_coverage: float | None
-    total_duration: float
-    elapsed: float
+    total_steps: int = Field(description="步骤总数（steps in the chain）")
+    completed_steps: int = Field(description="已完成的步骤数（steps completed）")
+    failed_steps: int = Field(description="失败的步骤数（steps failed）")
+    skipped_steps: int = Field(description="跳过的步骤数（steps skipped）")
+    pending_steps: int = Field(description="未结束的步骤数（steps not finished）")
+    completion_rate: float | None = Field(description="完成率，0 到 1（completion rate）")
+    first_pass_rate: float | None = Field(
+        description="一次通过的比例，0 到 1（share of steps accepted on the first attempt）"
+    )
+    total_attempts: int = Field(description="提交总次数（attempts in all）")
+    focus_area_coverage: float | None = Field(
+        description="关注点覆盖率，0 到 1（share of focus areas covered）"
+    )
+    total_duration: float = Field(description="各步骤用时之和，秒（seconds the steps took）")
+    elapsed: float = Field(description="从开始到现在的时间，秒（seconds since the start）")
 
 
 class Report(BaseModel):
     """The final report (its first fields keep the original plugin's ``final_report`` names)."""
 
-    executive_summary: str
-    target_analysis: dict[str, Any]
-    key_findings: list[ReportItem]
-    detailed_results: dict[str, StepResult]
-    recommendations: list[ReportItem]
-    quality_metrics: QualityMetrics
-    gaps: list[Gap]
-    partial: bool
-    content: Content
-    session_id: str
-    status: str
-    language: str
-    generated_at: float
+    executive_summary: str = Field(description="执行摘要（executive summary）")
+    target_analysis: dict[str, Any] = Field(description="目标分析（target analysis）")
+    key_findings: list[ReportItem] = Field(description="关键发现及来源步骤（key findings）")
+    detailed_results: dict[str, StepResult] = Field(
+        description="各步骤结果（step results, by step id）"
+    )
+    recommendations: list[ReportItem] = Field(description="建议及来源步骤（recommendations）")
+    quality_metrics: QualityMetrics = Field(description="质量指标（quality metrics）")
+    gaps: list[Gap] = Field(description="缺口：跳过、失败或未覆盖的部分（gaps）")
+    partial: bool = Field(description="true 表示还有步骤未结束，这是部分报告（partial report）")
+    content: Content = Field(
+        description="outline 表示各步骤只是待填写的提纲、没有结论；answers 表示真实作答（outline or answers）"
+    )
+    session_id: str = Field(description="会话 ID（session id）")
+    status: str = Field(description=SESSION_STATUS_DOC)
+    language: str = Field(description="报告语言（language）")
+    generated_at: float = Field(description="生成时间，Unix 秒（generated at）")
 
 
 # --- content ---------------------------------------------------------------------------------

@@ -6,20 +6,28 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
-from taskchain import __version__, chain, engine, report, runner, views
+from taskchain import __version__, chain, engine, limits, report, runner, views
 from taskchain.capabilities import CapabilityRegistry
-from taskchain.errors import (
-    InvalidRequestError,
-    NotFoundError,
-    TaskchainError,
-    internal_error_body,
-    invalid_field,
-)
+from taskchain.errors import TaskchainError, internal_error_body, session_not_found
 from taskchain.executors import BuiltinExecutor, Executor
 from taskchain.models import Session
-from taskchain.requests import ChainRequest, SkipIn, SubmitIn, parse
+from taskchain.requests import ChainRequest, ReportFormat, SkipIn, SubmitIn, parse
+from taskchain.responses import (
+    Capabilities,
+    CapabilityInfo,
+    Deleted,
+    Health,
+    MarkdownReport,
+    ReportView,
+    RunResult,
+    SessionList,
+    SessionView,
+    SubmitView,
+    TemplateInfo,
+    Templates,
+)
 from taskchain.store import SessionStore
 from taskchain.templates import catalogue
 
@@ -30,6 +38,10 @@ _log = logging.getLogger("taskchain")
 
 class Service:
     """Every taskchain use case, over an injected store, clock, id source and executor.
+
+    The use cases take requests already parsed by the caller's edge (:mod:`taskchain.requests`)
+    and answer the response models of :mod:`taskchain.responses`; only :meth:`run_safely`, the
+    edge of the one-shot contract, takes a raw payload.
 
     End users inside a tenant: every use case about one session takes the caller's ``end_user``
     (``None`` for a caller without one). A session started with an end user belongs to that end
@@ -72,18 +84,15 @@ class Service:
 
     # --- one-shot ---------------------------------------------------------------------
 
-    def run(
-        self, payload: Mapping[str, Any], *, tenant: str, end_user: str | None = None
-    ) -> dict[str, Any]:
+    def run(self, request: ChainRequest, *, tenant: str, end_user: str | None = None) -> RunResult:
         """Run a whole chain with the executor (original contract); the session is kept.
 
         Raises
         ------
-        InvalidRequestError, ChainError
-            For a request that cannot start a chain. Use :func:`run_safely` for the original
+        ChainError
+            For a chain that cannot be built. Use :meth:`run_safely` for the original
             never-raising behaviour.
         """
-        request = parse(ChainRequest, dict(payload))
         definition, registry = chain.build(request)
         session = engine.start(
             definition,
@@ -107,14 +116,14 @@ class Service:
     def run_safely(
         self, payload: Any, *, tenant: str, end_user: str | None = None
     ) -> dict[str, Any]:
-        """:meth:`run` that answers every failure with ``success: false`` instead of raising."""
+        """:meth:`run` on a raw request, answering JSON that never raises: every failure is a
+        ``success: false`` body. The edge of direct invocations and :func:`taskchain.run`."""
         language = _language_of(payload)
         try:
-            if not isinstance(payload, Mapping):
-                raise InvalidRequestError(
-                    "请求体必须是 JSON 对象", "the request body must be a JSON object"
-                )
-            return self.run(payload, tenant=tenant, end_user=end_user)
+            request = parse(
+                ChainRequest, dict(payload) if isinstance(payload, Mapping) else payload
+            )
+            return self.run(request, tenant=tenant, end_user=end_user).model_dump(mode="json")
         except TaskchainError as exc:
             return exc.to_body(language)
         except Exception:  # the original contract never raises: the trace goes to the log only
@@ -124,10 +133,9 @@ class Service:
     # --- guided sessions -------------------------------------------------------------
 
     def start(
-        self, payload: Mapping[str, Any], *, tenant: str, end_user: str | None = None
-    ) -> dict[str, Any]:
+        self, request: ChainRequest, *, tenant: str, end_user: str | None = None
+    ) -> SessionView:
         """Start a guided session: its id, version 1, progress and the ready steps' guidance."""
-        request = parse(ChainRequest, dict(payload))
         definition, registry = chain.build(request)
         session = engine.start(
             definition,
@@ -145,12 +153,11 @@ class Service:
         tenant: str,
         session_id: str,
         step_id: str,
-        payload: Mapping[str, Any],
+        body: SubmitIn,
         *,
         end_user: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> SubmitView:
         """Check a step's output; accept it or return feedback. Saved with a version check."""
-        body = parse(SubmitIn, dict(payload))
         session = self._load(tenant, session_id, end_user)
         registry = chain.registry_for(session.definition)
         outcome = engine.submit(
@@ -169,12 +176,11 @@ class Service:
         tenant: str,
         session_id: str,
         step_id: str,
-        payload: Mapping[str, Any],
+        body: SkipIn,
         *,
         end_user: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> SessionView:
         """Skip a step, recording the reason as a gap."""
-        body = parse(SkipIn, dict(payload))
         session = self._load(tenant, session_id, end_user)
         new = engine.skip(
             session, step_id, body.reason, now=self.clock(), expected_version=body.expected_version
@@ -182,65 +188,83 @@ class Service:
         self.store.save(new, expected_version=session.version)
         return views.session_view(new, chain.registry_for(new.definition))
 
-    def status(
-        self, tenant: str, session_id: str, *, end_user: str | None = None
-    ) -> dict[str, Any]:
+    def status(self, tenant: str, session_id: str, *, end_user: str | None = None) -> SessionView:
         """The resume briefing of a session."""
         session = self._load(tenant, session_id, end_user)
         return views.session_view(session, chain.registry_for(session.definition))
 
+    @overload
     def report(
-        self, tenant: str, session_id: str, *, fmt: str = "json", end_user: str | None = None
-    ) -> dict[str, Any]:
-        """The report (``fmt`` ``json`` or ``markdown``); partial while the session is open."""
-        if fmt not in ("json", "markdown"):
-            raise invalid_field("format", "只能是 json 或 markdown", "must be json or markdown")
+        self,
+        tenant: str,
+        session_id: str,
+        *,
+        fmt: Literal["json"] = ...,
+        end_user: str | None = None,
+    ) -> ReportView: ...
+
+    @overload
+    def report(
+        self,
+        tenant: str,
+        session_id: str,
+        *,
+        fmt: Literal["markdown"],
+        end_user: str | None = None,
+    ) -> MarkdownReport: ...
+
+    @overload
+    def report(
+        self, tenant: str, session_id: str, *, fmt: ReportFormat, end_user: str | None = None
+    ) -> ReportView | MarkdownReport: ...
+
+    def report(
+        self,
+        tenant: str,
+        session_id: str,
+        *,
+        fmt: ReportFormat = "json",
+        end_user: str | None = None,
+    ) -> ReportView | MarkdownReport:
+        """The report as JSON fields or as Markdown; partial while the session is open."""
         session = self._load(tenant, session_id, end_user)
         built = report.build(session, chain.registry_for(session.definition), now=self.clock())
         if fmt == "markdown":
-            return {
-                "success": True,
-                "session_id": session_id,
-                "partial": built.partial,
-                "markdown": report.to_markdown(built, session),
-            }
-        return {"success": True, **built.model_dump()}
+            return MarkdownReport(
+                session_id=session_id,
+                partial=built.partial,
+                markdown=report.to_markdown(built, session),
+            )
+        return ReportView(**dict(built))
 
     def list_sessions(
         self,
         tenant: str,
         *,
         end_user: str | None = None,
-        limit: int = 20,
+        limit: int = limits.DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
         require_user: bool = False,
-    ) -> dict[str, Any]:
+    ) -> SessionList:
         """The tenant's sessions, newest first, a page at a time; only ``end_user``'s when given.
 
+        ``limit`` is checked where pages are made, by the store (1 to ``MAX_PAGE_SIZE``).
         ``require_user`` is for listings that must only ever show the caller's own sessions (the
         Coze route): without an ``end_user`` they list nothing rather than the whole tenant.
         """
-        if not 1 <= limit <= 100:
-            raise invalid_field("limit", "必须在 1 到 100 之间", "must be between 1 and 100")
         if require_user and end_user is None:
-            return {"success": True, "sessions": [], "next_cursor": None}
+            return SessionList(sessions=[], next_cursor=None)
         page = self.store.list(tenant, end_user=end_user, limit=limit, cursor=cursor)
-        return {
-            "success": True,
-            "sessions": [s.model_dump() for s in page.items],
-            "next_cursor": page.next_cursor,
-        }
+        return SessionList(sessions=page.items, next_cursor=page.next_cursor)
 
-    def delete(
-        self, tenant: str, session_id: str, *, end_user: str | None = None
-    ) -> dict[str, Any]:
+    def delete(self, tenant: str, session_id: str, *, end_user: str | None = None) -> Deleted:
         """Delete a session (``SESSION_NOT_FOUND`` if there is none, or it is another end user's)."""
         if end_user is not None:
             # The owner never changes, so checking it before deleting is race-free.
             self._load(tenant, session_id, end_user)
         if not self.store.delete(tenant, session_id):
-            raise _not_found(session_id)
-        return {"success": True, "session_id": session_id, "deleted": True}
+            raise session_not_found(session_id)
+        return Deleted(session_id=session_id, deleted=True)
 
     # --- catalogue --------------------------------------------------------------------
 
@@ -251,36 +275,38 @@ class Service:
         category: str | None = None,
         search: str | None = None,
         limit: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> Templates:
         """The built-in templates, filtered and searchable in both languages."""
         items = catalogue(language, category=category, search=search, limit=limit)
-        return {"success": True, "templates": items, "count": len(items)}
+        return Templates(
+            templates=[TemplateInfo.model_validate(item) for item in items], count=len(items)
+        )
 
-    def capabilities(self, *, language: str = "zh") -> dict[str, Any]:
+    def capabilities(self, *, language: str = "zh") -> Capabilities:
         """The built-in capabilities (the ten standard ones first) and their guidance."""
         registry = CapabilityRegistry.builtin()
-        return {
-            "success": True,
-            "capabilities": registry.describe(language),
-            "count": len(registry),
-        }
+        return Capabilities(
+            capabilities=[CapabilityInfo.model_validate(c) for c in registry.describe(language)],
+            count=len(registry),
+        )
 
-    def health(self, *, deep: bool = False) -> dict[str, Any]:
+    def health(self, *, deep: bool = False) -> Health:
         """Liveness: version, capability count; ``deep`` also checks the store."""
-        body: dict[str, Any] = {
-            "status": "healthy",
-            "version": VERSION,
-            "capabilities": len(CapabilityRegistry.builtin()),
-            "store": type(self.store).__name__,
-        }
-        if deep:
-            try:
-                self.store.ping()
-                body["checks"] = {"store": "ok"}
-            except TaskchainError:
-                body["status"] = "unhealthy"
-                body["checks"] = {"store": "unavailable"}
-        return body
+        health = Health(
+            status="healthy",
+            version=VERSION,
+            capabilities=len(CapabilityRegistry.builtin()),
+            store=type(self.store).__name__,
+        )
+        if not deep:
+            return health
+        try:
+            self.store.ping()
+        except TaskchainError:
+            return health.model_copy(
+                update={"status": "unhealthy", "checks": {"store": "unavailable"}}
+            )
+        return health.model_copy(update={"checks": {"store": "ok"}})
 
     # --- internals --------------------------------------------------------------------
 
@@ -289,23 +315,13 @@ class Service:
         another end user's when the caller has an end user (see :class:`Service`)."""
         session = self.store.get(tenant, session_id)
         if session is None or not _reachable(session, end_user):
-            raise _not_found(session_id)
+            raise session_not_found(session_id)
         return session
 
 
 def _reachable(session: Session, end_user: str | None) -> bool:
     """Whether a caller with ``end_user`` may see the session (same tenant already checked)."""
     return end_user is None or session.end_user is None or session.end_user == end_user
-
-
-def _not_found(session_id: str) -> NotFoundError:
-    """The error for an unknown, expired or foreign session."""
-    return NotFoundError(
-        f"没有会话 {session_id}（可能已过期或被删除）",
-        f"no session {session_id} (it may have expired or been deleted)",
-        code="SESSION_NOT_FOUND",
-        details={"session_id": session_id},
-    )
 
 
 def _language_of(payload: Any) -> str:

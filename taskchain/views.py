@@ -1,95 +1,106 @@
-"""What callers receive: session briefings, submit results, the original one-shot response."""
+"""Builds what callers receive from sessions: briefings, submit verdicts, the one-shot response."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.engine import SubmitOutcome, ready_steps
 from taskchain.guidance import guide
 from taskchain.models import Session
 from taskchain.report import Report
+from taskchain.responses import (
+    ExecutionResult,
+    ExecutionSummary,
+    FinishedStep,
+    Progress,
+    RunResult,
+    SessionView,
+    StepLine,
+    SubmitView,
+)
 from taskchain.states import StepState
 
 
 def iso(ts: float | None) -> str | None:
+    """A timestamp as ISO 8601 UTC (``None`` stays ``None``)."""
+    return None if ts is None else _iso(ts)
+
+
+def _iso(ts: float) -> str:
     """A timestamp as ISO 8601 UTC."""
-    return (
-        None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+def progress(session: Session) -> Progress:
+    """Step counts by state."""
+    return Progress(
+        completed=session.count(StepState.COMPLETED),
+        failed=session.count(StepState.FAILED),
+        skipped=session.count(StepState.SKIPPED),
+        total=len(session.records),
     )
 
 
-def progress(session: Session) -> dict[str, int]:
-    """``{completed, failed, skipped, total}``."""
-    return {
-        "completed": session.count(StepState.COMPLETED),
-        "failed": session.count(StepState.FAILED),
-        "skipped": session.count(StepState.SKIPPED),
-        "total": len(session.records),
-    }
-
-
-def session_view(session: Session, registry: CapabilityRegistry) -> dict[str, Any]:
+def session_view(session: Session, registry: CapabilityRegistry) -> SessionView:
     """The resume briefing: goal, finished steps in one line each, the ready steps' guidance."""
     d = session.definition
     finished = [
-        {
-            "step_id": s.id,
-            "name": s.name,
-            "state": session.record(s.id).state.value,
-            "summary": session.record(s.id).summary or session.record(s.id).reason,
-            "attempts": session.record(s.id).attempts,
-        }
+        FinishedStep(
+            step_id=s.id,
+            name=s.name,
+            state=session.record(s.id).state.value,
+            summary=session.record(s.id).summary or session.record(s.id).reason,
+            attempts=session.record(s.id).attempts,
+        )
         for s in d.steps
         if session.record(s.id).finished
     ]
-    ready = [guide(session, step_id, registry).model_dump() for step_id in ready_steps(session)]
-    return {
-        "success": True,
-        "session_id": session.session_id,
-        "version": session.version,
-        "status": session.status,
-        "task_type": d.task_type,
-        "target": d.target,
-        "language": d.config.language,
-        "depth": d.config.depth,
-        "focus_areas": list(d.config.focus_areas),
-        "execution_mode": d.config.execution_mode,
-        "progress": progress(session),
-        "steps": [
-            {
-                "step_id": s.id,
-                "name": s.name,
-                "state": session.record(s.id).state.value,
-                "dependencies": list(s.dependencies),
-            }
+    ready = [guide(session, step_id, registry) for step_id in ready_steps(session)]
+    return SessionView(
+        session_id=session.session_id,
+        version=session.version,
+        status=session.status,
+        task_type=d.task_type,
+        target=d.target,
+        language=d.config.language,
+        depth=d.config.depth,
+        focus_areas=list(d.config.focus_areas),
+        execution_mode=d.config.execution_mode,
+        progress=progress(session),
+        steps=[
+            StepLine(
+                step_id=s.id,
+                name=s.name,
+                state=session.record(s.id).state.value,
+                dependencies=list(s.dependencies),
+            )
             for s in d.steps
         ],
-        "finished_steps": finished,
-        "ready_steps": ready,
-        "briefing": briefing(session, finished, [r["step_id"] for r in ready]),
-        "created_at": iso(session.created_at),
-        "updated_at": iso(session.updated_at),
-        "expires_at": iso(session.expires_at),
-    }
+        finished_steps=finished,
+        ready_steps=ready,
+        briefing=briefing(session, finished, [r.step_id for r in ready]),
+        created_at=_iso(session.created_at),
+        updated_at=_iso(session.updated_at),
+        expires_at=iso(session.expires_at),
+    )
 
 
-def briefing(session: Session, finished: list[dict[str, Any]], ready: list[str]) -> str:
+def briefing(session: Session, finished: list[FinishedStep], ready: list[str]) -> str:
     """A short text that lets a model that lost its context carry on."""
     d = session.definition
     p = progress(session)
     zh = d.config.language != "en"
     lines = [
         f"目标：{d.target}" if zh else f"Goal: {d.target}",
-        (f"进度：{p['completed']}/{p['total']} 步已完成，状态 {session.status}，版本 {session.version}"
-         if zh else f"Progress: {p['completed']}/{p['total']} steps completed, status {session.status}, version {session.version}"),
+        (f"进度：{p.completed}/{p.total} 步已完成，状态 {session.status}，版本 {session.version}"
+         if zh else f"Progress: {p.completed}/{p.total} steps completed, status {session.status}, version {session.version}"),
     ]  # fmt: skip
     for f in finished:
         lines.append(
-            f"- [{f['state']}] {f['name']}：{f['summary'] or ''}"
+            f"- [{f.state}] {f.name}：{f.summary or ''}"
             if zh
-            else f"- [{f['state']}] {f['name']}: {f['summary'] or ''}"
+            else f"- [{f.state}] {f.name}: {f.summary or ''}"
         )
     if ready:
         lines.append(("下一步：" if zh else "Next: ") + ", ".join(ready))
@@ -124,32 +135,29 @@ _ENDED = {
 }
 
 
-def submit_view(
-    outcome: SubmitOutcome, step_id: str, registry: CapabilityRegistry
-) -> dict[str, Any]:
+def submit_view(outcome: SubmitOutcome, step_id: str, registry: CapabilityRegistry) -> SubmitView:
     """The answer to a submit: verdict, feedback, new version and status, ready steps."""
     session = outcome.session
     record = session.record(step_id)
     step = session.definition.step(step_id)
     assert step is not None
-    return {
-        "success": True,
-        "session_id": session.session_id,
-        "step_id": step_id,
-        "accepted": outcome.accepted,
-        "step_state": record.state.value,
-        "attempts": record.attempts,
-        "attempts_left": max(0, step.max_attempts - record.attempts) if not record.finished else 0,
-        "feedback": [f.model_dump() for f in outcome.feedback],
-        "version": session.version,
-        "status": session.status,
-        "progress": progress(session),
-        "newly_ready": list(outcome.newly_ready),
-        "ready_steps": [guide(session, s, registry).model_dump() for s in ready_steps(session)],
-    }
+    return SubmitView(
+        session_id=session.session_id,
+        step_id=step_id,
+        accepted=outcome.accepted,
+        step_state=record.state.value,
+        attempts=record.attempts,
+        attempts_left=max(0, step.max_attempts - record.attempts) if not record.finished else 0,
+        feedback=list(outcome.feedback),
+        version=session.version,
+        status=session.status,
+        progress=progress(session),
+        newly_ready=list(outcome.newly_ready),
+        ready_steps=[guide(session, s, registry) for s in ready_steps(session)],
+    )
 
 
-def oneshot_response(session: Session, report: Report) -> dict[str, Any]:
+def oneshot_response(session: Session, report: Report) -> RunResult:
     """The original plugin's response shape for a chain run in one call."""
     d = session.definition
     results = []
@@ -157,57 +165,59 @@ def oneshot_response(session: Session, report: Report) -> dict[str, Any]:
         r = session.record(step.id)
         failed_checks = [f.message for f in r.feedback if not f.passed and f.severity == "error"]
         results.append(
-            {
-                "task_id": step.id,
-                "name": step.name,
-                "status": r.state.value,
-                "output": r.output,
-                "error_message": None
+            ExecutionResult(
+                task_id=step.id,
+                name=step.name,
+                status=r.state.value,
+                output=r.output,
+                error_message=None
                 if r.state is StepState.COMPLETED
                 else (r.reason or "; ".join(failed_checks) or None),
-                "execution_time": round(r.duration or 0.0, 6),
-                "timestamp": iso(r.finished_at),
-                "attempts": r.attempts,
-                "executor": r.executor,
-            }
+                execution_time=round(r.duration or 0.0, 6),
+                timestamp=iso(r.finished_at),
+                attempts=r.attempts,
+                executor=r.executor,
+            )
         )
     p = progress(session)
     # The call succeeded when the chain ran to its end, gaps and all; not when it stopped on a
     # failure, completed no step, or ran out of time (then the report says how far it got).
     succeeded = session.status in ("completed", "completed_with_gaps")
-    body: dict[str, Any] = {
-        "success": succeeded,
-        "content": report.content,
-        "session_id": session.session_id,
-        "task_type": d.task_type,
-        "target": d.target,
-        "execution_results": results,
-        "final_report": report.model_dump(),
-        "execution_summary": {
-            "total_tasks": p["total"],
-            "completed_tasks": p["completed"],
-            "failed_tasks": p["failed"],
-            "skipped_tasks": p["skipped"],
-            "total_execution_time": round(
-                sum(r.duration or 0.0 for r in session.records.values()), 6
-            ),
-        },
-    }
-    if not succeeded:
-        zh = d.config.language != "en"
-        if session.status == "failed" and report.partial:
-            why = (
-                "有步骤失败，且 continue_on_failure 为 false，任务链已停止",
-                "a step failed and continue_on_failure is false; the chain stopped",
-            )
-        elif session.status == "failed":
-            why = (
-                "没有任何步骤完成：每一步都失败或被跳过，原因见各步骤的 error_message",
-                "no step was completed: every step failed or was skipped (see each error_message)",
-            )
-        else:
-            why = ("任务链未能在时限内完成", "the chain did not finish within its time budget")
-        body["error_code"] = "EXECUTION_FAILED"
-        body["category"] = "EXECUTION_ERROR"
-        body["error"] = why[0] if zh else why[1]
-    return body
+    result = RunResult(
+        success=succeeded,
+        content=report.content,
+        session_id=session.session_id,
+        task_type=d.task_type,
+        target=d.target,
+        execution_results=results,
+        final_report=report,
+        execution_summary=ExecutionSummary(
+            total_tasks=p.total,
+            completed_tasks=p.completed,
+            failed_tasks=p.failed,
+            skipped_tasks=p.skipped,
+            total_execution_time=round(sum(r.duration or 0.0 for r in session.records.values()), 6),
+        ),
+    )
+    if succeeded:
+        return result
+    zh = d.config.language != "en"
+    if session.status == "failed" and report.partial:
+        why = (
+            "有步骤失败，且 continue_on_failure 为 false，任务链已停止",
+            "a step failed and continue_on_failure is false; the chain stopped",
+        )
+    elif session.status == "failed":
+        why = (
+            "没有任何步骤完成：每一步都失败或被跳过，原因见各步骤的 error_message",
+            "no step was completed: every step failed or was skipped (see each error_message)",
+        )
+    else:
+        why = ("任务链未能在时限内完成", "the chain did not finish within its time budget")
+    return result.model_copy(
+        update={
+            "error_code": "EXECUTION_FAILED",
+            "category": "EXECUTION_ERROR",
+            "error": why[0] if zh else why[1],
+        }
+    )

@@ -1,18 +1,24 @@
-"""The Coze plugin document: the /coze routes as an OpenAPI 3.0.1 file that Coze (扣子) imports.
+"""The Coze plugin document: the app's own ``/coze`` routes as an OpenAPI 3.0.1 file Coze imports.
 
 ``python -m tools.coze_spec [--server-url URL] > coze/openapi.yaml`` (``make coze-spec``). A
-development tool: the Lambda package never imports it (PyYAML is a dev-only dependency).
+development tool: no function package ships it (PyYAML is a dev-only dependency).
 
-Coze's importer (kin-openapi plus its own checks, see coze-studio
-``backend/crossdomain/plugin/model/openapi.go``) wants exactly one server with a domain name,
-``info.title`` and ``info.description``, an ``operationId`` and ``summary`` per operation, a request
-body of one media type with an object schema, no object parameters and no array path parameters,
-and only a ``200`` response whose ``application/json`` schema is an object. At run time Coze gives
-the model the operationId and summary as the tool's name and description, needs a ``type`` on every
-request schema, and trims each response to the properties its ``200`` schema declares (recursively;
-a free-form object comes through empty), so the response schemas list every field the routes return.
-Schemas are inlined rather than ``$ref``-ed: OpenAPI 3.0 ignores a ``$ref``'s siblings (the field
-descriptions) and newer kin-openapi refuses them outright ("extra sibling fields").
+One converter, no second description of the API: it takes the OpenAPI 3.1 document the HTTP
+application generates from its routes (what ``GET /openapi.json`` answers), keeps the ``/coze/``
+operations, and rewrites them the way Coze's importer (kin-openapi plus its own checks, see
+coze-studio ``backend/crossdomain/plugin/model/openapi.go``) needs them:
+
+- exactly one server with a domain name, ``info.title`` and ``info.description``;
+- each operation's ``operationId`` and ``summary`` as the route declares them (Coze gives the
+  model these as the tool's name and description), its ``description``, its query parameters
+  (no object or array parameters) or its JSON request body;
+- only the ``200`` response, whose ``application/json`` schema is one object: a Coze route
+  answers its model or the error body with 200, so the alternatives are merged into one object
+  that declares every field (Coze trims a response to the properties its schema declares,
+  recursively) and requires only ``success``;
+- every schema inlined rather than ``$ref``-ed (OpenAPI 3.0 ignores a ``$ref``'s siblings, the
+  field descriptions, and newer kin-openapi refuses them outright: "extra sibling fields"), in
+  OpenAPI 3.0 form (``nullable``, boolean ``exclusiveMinimum``), with a ``type`` on every schema.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 import taskchain
+from taskchain.http.routing import COZE_PREFIX
 from taskchain.http.settings import HttpSettings
-from tools.coze_tools import FIELD_DOCS, OPERATION_DOCS, OPERATIONS
 
 Json = dict[str, Any]
 PLACEHOLDER_SERVER_URL = "https://YOUR-FUNCTION-URL.lambda-url.REGION.on.aws"
@@ -43,6 +49,135 @@ DESCRIPTION = (
     "taskchain turns a goal into a chain of checked steps: start a session, submit each ready step, "
     "fix and resubmit on feedback, then fetch the report with its provenance."
 )
+
+
+def app_openapi(api_key_header: str) -> Json:
+    """The HTTP application's OpenAPI 3.1 document, as ``GET /openapi.json`` answers it."""
+    from taskchain.bootstrap import bootstrap
+    from taskchain.config import Settings
+    from taskchain.http.app import build_resolver
+    from taskchain.http.auth import Authenticator
+    from taskchain.http.idempotency import Idempotency, persistence_for
+    from taskchain.http.openapi import document
+
+    env = {"TASKCHAIN_STORE": "memory"}
+    resolver = build_resolver(
+        bootstrap(env),
+        Authenticator({}, header=api_key_header),
+        Idempotency(persistence_for(Settings.from_env(env))),
+        api_key_header=api_key_header,
+    )
+    return document(resolver, api_key_header=api_key_header)
+
+
+# --- the document -----------------------------------------------------------------------------
+
+
+def build_document(
+    server_url: str = PLACEHOLDER_SERVER_URL,
+    *,
+    api_key_header: str | None = None,
+    source: Mapping[str, Any] | None = None,
+) -> Json:
+    """The Coze plugin document of every ``/coze/`` operation, as JSON-ready data.
+
+    Parameters
+    ----------
+    server_url
+        The function URL (no trailing slash); the placeholder when not deployed yet.
+    api_key_header
+        The header that carries the service token (``TASKCHAIN_API_KEY_HEADER``; default
+        ``X-Api-Key``).
+    source
+        The application's OpenAPI 3.1 document (default: :func:`app_openapi`).
+    """
+    header = api_key_header or HttpSettings().api_key_header
+    app = source if source is not None else app_openapi(header)
+    defs = app.get("components", {}).get("schemas", {})
+    paths: Json = {}
+    for path, item in app["paths"].items():
+        if path.startswith(COZE_PREFIX):
+            for method, operation in item.items():
+                paths.setdefault(path, {})[method] = _operation(operation, defs)
+    return {
+        "openapi": "3.0.1",
+        "info": {"title": TITLE, "description": DESCRIPTION, "version": taskchain.__version__},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "serviceToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": header,
+                    "description": "服务令牌（service token）：在扣子插件的授权方式中选“服务”，位置 Header，"
+                    f"参数名 {header}",
+                }
+            }
+        },
+        "security": [{"serviceToken": []}],
+    }
+
+
+def _operation(operation: Mapping[str, Any], defs: Mapping[str, Any]) -> Json:
+    """One route's operation as Coze imports it."""
+    name = str(operation["operationId"])
+    out: Json = {
+        "operationId": name,
+        "summary": operation["summary"],
+        "description": operation["description"],
+    }
+    if operation.get("parameters"):
+        out["parameters"] = [_parameter(p, defs, name) for p in operation["parameters"]]
+    if "requestBody" in operation:
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _top(body, defs, name)}},
+        }
+    ok = operation["responses"]["200"]
+    answer = _merged(ok["content"]["application/json"]["schema"], defs, name)
+    # The same 200 carries the success fields or the error fields: only `success` is always there.
+    answer["required"] = ["success"]
+    out["responses"] = {
+        "200": {
+            "description": ok["description"],
+            "content": {"application/json": {"schema": answer}},
+        }
+    }
+    return out
+
+
+def _parameter(param: Mapping[str, Any], defs: Mapping[str, Any], owner: str) -> Json:
+    """A query parameter: absent when unset, never null; its description at the parameter."""
+    schema = _convert(param["schema"], defs, owner, (owner,))
+    return {
+        "name": param["name"],
+        "in": param["in"],
+        "required": bool(param.get("required", False)),
+        "description": param.get("description") or schema.get("description", ""),
+        "schema": {k: v for k, v in schema.items() if k not in ("description", "nullable")},
+    }
+
+
+def _top(schema: Mapping[str, Any], defs: Mapping[str, Any], owner: str) -> Json:
+    """A body's schema inlined; the model's docstring goes (the operation describes the body)."""
+    out = _convert(schema, defs, owner, (owner,))
+    out.pop("description", None)
+    return out
+
+
+def _merged(schema: Mapping[str, Any], defs: Mapping[str, Any], owner: str) -> Json:
+    """A response schema as one object: the properties of every alternative, first one first."""
+    members = schema.get("anyOf") or schema.get("oneOf") or [schema]
+    merged: Json = {"type": "object", "properties": {}}
+    for member in members:
+        converted = _top(member, defs, owner)
+        if converted.get("type") != "object":
+            raise SchemaError(f"{owner}: Coze needs an object as the 200 response")
+        for key, prop in converted.get("properties", {}).items():
+            merged["properties"].setdefault(key, prop)
+    return merged
 
 
 # --- JSON Schema 2020-12 (pydantic) -> OpenAPI 3.0 --------------------------------------------
@@ -62,15 +197,16 @@ _DROPPED = frozenset({"$schema", "$id", "$comment", "title"})  # noise for Coze 
 # Keywords whose value is not a schema, copied as they are; the others are converted below or refused.
 _COPIED = SCHEMA_KEYWORDS - {"allOf", "anyOf", "oneOf", "not", "discriminator", "type", "properties",
                              "items", "additionalProperties", "default", "title"}  # fmt: skip
+_NUMBERS = frozenset({"maximum", "minimum", "multipleOf"})  # 100.0 from the 3.1 models reads as 100
 _KEY_ORDER = ("type", "nullable", "description", "enum", "format", "default")
 
 
 class SchemaError(ValueError):
-    """A model's JSON Schema has a construct with no OpenAPI 3.0 form that Coze accepts."""
+    """A schema has a construct with no OpenAPI 3.0 form that Coze accepts."""
 
 
 def openapi_schema(model: type[BaseModel], *, mode: Literal["validation", "serialization"]) -> Json:
-    """``model``'s JSON Schema as an inlined OpenAPI 3.0 schema, with Chinese field descriptions."""
+    """``model``'s JSON Schema as an inlined OpenAPI 3.0 schema (what a body or answer becomes)."""
     raw = model.model_json_schema(mode=mode)
     defs = raw.pop("$defs", {})
     raw.pop("description", None)  # the class docstring: the operation describes the body instead
@@ -80,10 +216,10 @@ def openapi_schema(model: type[BaseModel], *, mode: Literal["validation", "seria
 def _convert(
     node: Mapping[str, Any], defs: Mapping[str, Any], owner: str, stack: Sequence[str]
 ) -> Json:
-    """One schema node converted; ``owner`` is the model whose properties it may declare."""
+    """One schema node converted, its ``$ref``s inlined; ``owner`` names it in errors."""
     out: Json = {}
     if "$ref" in node:
-        name = str(node["$ref"]).rsplit("/", 1)[-1]
+        name = str(node["$ref"]).rsplit("/", 1)[-1]  # #/$defs/X or #/components/schemas/X
         if name in stack:
             raise SchemaError(f"{owner}: {name} is recursive and cannot be inlined for Coze")
         out.update(_convert(defs[name], defs, name, (*stack, name)))
@@ -105,14 +241,10 @@ def _convert(
         elif key == "const":
             out["enum"] = [value]
         elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
-            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = _number(value)
             out[key] = True
         elif key == "properties":
-            docs = FIELD_DOCS.get(owner, {})
-            out[key] = {
-                name: _described(_convert(sub, defs, owner, stack), docs.get(name))
-                for name, sub in value.items()
-            }
+            out[key] = {name: _convert(sub, defs, owner, stack) for name, sub in value.items()}
         elif key in ("items", "additionalProperties") and isinstance(value, Mapping):
             out[key] = _convert(value, defs, owner, stack)
         elif key == "prefixItems":
@@ -125,7 +257,7 @@ def _convert(
             if value is not None and not isinstance(value, Mapping):  # objects: their fields say it
                 out[key] = value
         elif key in _COPIED:
-            out[key] = value
+            out[key] = _number(value) if key in _NUMBERS else value
         else:
             raise SchemaError(f"{owner}: JSON Schema keyword {key!r} has no form Coze reads")
     if "type" not in out:
@@ -133,9 +265,9 @@ def _convert(
     return _ordered(out)
 
 
-def _described(schema: Json, description: str | None) -> Json:
-    """``schema`` with ``description`` put in (the field docs win over the model's own)."""
-    return _ordered({**schema, "description": description}) if description else schema
+def _number(value: Any) -> Any:
+    """``100.0`` as ``100``; other values as they are."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _ordered(schema: Json) -> Json:
@@ -144,89 +276,15 @@ def _ordered(schema: Json) -> Json:
     return {k: schema[k] for k in [*head, *(k for k in schema if k not in _KEY_ORDER)]}
 
 
-# --- the document -----------------------------------------------------------------------------
-
-
-def build_document(
-    server_url: str = PLACEHOLDER_SERVER_URL, *, api_key_header: str | None = None
-) -> Json:
-    """The Coze plugin document of every /coze operation, as JSON-ready data.
-
-    Parameters
-    ----------
-    server_url
-        The function URL (no trailing slash); the placeholder when not deployed yet.
-    api_key_header
-        The header that carries the service token (``TASKCHAIN_API_KEY_HEADER``; default
-        ``X-Api-Key``).
-    """
-    header = api_key_header or HttpSettings().api_key_header
-    paths: Json = {}
-    for op in OPERATIONS:
-        summary, description = OPERATION_DOCS[op.operation_id]
-        operation: Json = {
-            "operationId": op.operation_id,
-            "summary": summary,
-            "description": description,
-        }
-        request = openapi_schema(op.request, mode="validation")
-        if op.method == "get":
-            operation["parameters"] = _query_parameters(request)
-        else:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": request}},
-            }
-        response = openapi_schema(op.response, mode="serialization")
-        # The same 200 carries the success fields or the error fields: only `success` is always there.
-        response["required"] = ["success"]
-        operation["responses"] = {
-            "200": {
-                "description": "成功或业务错误，看 success（success, or a business error: see success）",
-                "content": {"application/json": {"schema": response}},
-            }
-        }
-        paths.setdefault(op.path, {})[op.method] = operation
-    return {
-        "openapi": "3.0.1",
-        "info": {"title": TITLE, "description": DESCRIPTION, "version": taskchain.__version__},
-        "servers": [{"url": server_url}],
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "serviceToken": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": header,
-                    "description": "服务令牌（service token）：在扣子插件的授权方式中选“服务”，位置 Header，"
-                    f"参数名 {header}",
-                }
-            }
-        },
-        "security": [{"serviceToken": []}],
-    }
-
-
-def _query_parameters(schema: Json) -> list[Json]:
-    """The properties of a query model as OpenAPI query parameters (absent, never null)."""
-    required = set(schema.get("required", ()))
-    return [
-        {
-            "name": name,
-            "in": "query",
-            "required": name in required,
-            "description": prop.get("description", ""),
-            "schema": {k: v for k, v in prop.items() if k not in ("description", "nullable")},
-        }
-        for name, prop in schema["properties"].items()
-    ]
-
-
 def render(document: Json) -> str:
     """The document as YAML: stable key order, Chinese kept readable."""
     import yaml  # type: ignore[import-untyped]  # dev-only dependency (comes with cfn-lint)
 
-    text: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # every schema written out in full: no &id anchors for a reader to chase
+
+    text: str = yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=120)
     return "# Generated by `make coze-spec` (tools/coze_spec.py) — do not edit by hand.\n" + text
 
 

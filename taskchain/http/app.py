@@ -23,11 +23,15 @@ def build_resolver(
 ) -> LambdaFunctionUrlResolver:
     """The resolver for every HTTP route.
 
-    Powertools validates each route's query and body against its models (and documents them);
-    the service still parses the raw body itself, so its precise codes stay the one source.
-    Middleware order: the gate (token, size), then idempotency, then the route.
+    Powertools parses each route's query and body with its models, once (their errors become
+    our precise codes in :func:`taskchain.http.routing.input_error`), serializes the answer
+    with the route's return model, and documents both. Middleware order: the gate (token,
+    size), then idempotency, then the route.
     """
-    app = LambdaFunctionUrlResolver(enable_validation=True, serializer=to_json)
+    # An answer that breaks its route's model is our bug (500), never the caller's (400).
+    app = LambdaFunctionUrlResolver(
+        enable_validation=True, serializer=to_json, response_validation_error_http_code=500
+    )
     route = RouteTable(app)
     rest.register(route, service)
     coze.register(route, service)

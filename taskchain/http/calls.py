@@ -1,49 +1,68 @@
-"""The use-case calls the REST and Coze routes share, each with its logging keys and metrics."""
+"""What the REST and Coze routes share: use-case calls with their logging keys and metrics, and
+the query parameters both declare."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from taskchain.http import telemetry
-from taskchain.http.routing import body, end_user, tenant
+from taskchain.http.routing import end_user, tenant
+from taskchain.requests import ChainRequest, SkipIn, SubmitIn
+from taskchain.responses import RunResult, SessionView, SubmitView
 from taskchain.service import Service
 
-Json = dict[str, Any]
 App = LambdaFunctionUrlResolver
 
+# The catalogue's query parameters (GET /v1/templates, GET /coze/templates).
+Category = Annotated[
+    str | None, Query(max_length=50, description="只看这个类别的模板（category filter）")
+]
+Search = Annotated[
+    str | None,
+    Query(max_length=100, description="按关键词搜索名称、说明和标签，中英文均可（search text）"),
+]
+TemplateLimit = Annotated[
+    int | None, Query(ge=1, le=100, description="最多返回几个，1 到 100（at most this many）")
+]
+DisplayLanguage = Annotated[
+    Literal["zh", "en"] | None,
+    Query(alias="language", description="展示语言：zh 或 en（display language）"),
+]
 
-def run(app: App, service: Service) -> Json:
+
+def run(app: App, service: Service, request: ChainRequest) -> RunResult:
     """A one-shot run for the request's tenant and end user, timed and counted."""
     started = time.perf_counter()
-    result = service.run(body(app), tenant=tenant(app), end_user=end_user(app))
+    result = service.run(request, tenant=tenant(app), end_user=end_user(app))
     telemetry.run_duration((time.perf_counter() - started) * 1000)
-    telemetry.bind(session_id=result.get("session_id"))
-    telemetry.outcome("run", result)
+    telemetry.bind(session_id=result.session_id)
+    telemetry.outcome("run", success=result.success)
     return result
 
 
-def start(app: App, service: Service) -> Json:
+def start(app: App, service: Service, request: ChainRequest) -> SessionView:
     """Start a guided session for the request's tenant and end user."""
-    result = service.start(body(app), tenant=tenant(app), end_user=end_user(app))
-    telemetry.bind(session_id=result["session_id"])
-    telemetry.outcome("start", result)
+    result = service.start(request, tenant=tenant(app), end_user=end_user(app))
+    telemetry.bind(session_id=result.session_id)
+    telemetry.outcome("start")
     return result
 
 
-def submit(app: App, service: Service, session_id: str, step_id: str) -> Json:
-    """Submit the request body as a step's output."""
+def submit(app: App, service: Service, session_id: str, step_id: str, body: SubmitIn) -> SubmitView:
+    """Submit a step's output."""
     telemetry.bind(session_id=session_id)
-    result = service.submit(tenant(app), session_id, step_id, body(app), end_user=end_user(app))
-    telemetry.outcome("submit", result)
+    result = service.submit(tenant(app), session_id, step_id, body, end_user=end_user(app))
+    telemetry.outcome("submit", accepted=result.accepted, status=result.status)
     return result
 
 
-def skip(app: App, service: Service, session_id: str, step_id: str) -> Json:
-    """Skip a step with the request body's reason."""
+def skip(app: App, service: Service, session_id: str, step_id: str, body: SkipIn) -> SessionView:
+    """Skip a step with the request's reason."""
     telemetry.bind(session_id=session_id)
-    result = service.skip(tenant(app), session_id, step_id, body(app), end_user=end_user(app))
-    telemetry.outcome("skip", result)
+    result = service.skip(tenant(app), session_id, step_id, body, end_user=end_user(app))
+    telemetry.outcome("skip", status=result.status)
     return result

@@ -55,7 +55,7 @@ def run_direct(service: Service, event: Any) -> dict[str, Any]:
     telemetry.run_duration((time.perf_counter() - started) * 1000)
     telemetry.bind(tenant=DIRECT_TENANT, session_id=result.get("session_id"))
     if result.get("success"):
-        telemetry.outcome("run", result)
+        telemetry.outcome("run", success=True)
     else:
         telemetry.error(str(result.get("error_code", "INTERNAL_ERROR")))
     return result

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
-
-from pydantic import BaseModel
 
 from taskchain.errors import (
     ChainError,
@@ -132,13 +129,3 @@ def status_of(exc: BaseException) -> int:
         if status is not None:
             return status
     return 500
-
-
-class ErrorBody(BaseModel):
-    """The error body every route and platform renders (documented in the OpenAPI document)."""
-
-    success: bool = False
-    error_code: str
-    category: str
-    error: str
-    details: dict[str, Any] = {}

@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 
-from taskchain.http.errors import ErrorBody
 from taskchain.http.routing import COZE_PREFIX, PUBLIC_PATHS
+from taskchain.responses import ErrorBody
 from taskchain.service import VERSION
 
 DESCRIPTION = (
@@ -43,14 +43,19 @@ def document(app: LambdaFunctionUrlResolver, *, api_key_header: str) -> dict[str
     )
     doc: dict[str, Any] = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    # Powertools documents its own 422 validation body; ours is ErrorBody with status 400.
-    schemas.pop("HTTPValidationError", None)
-    schemas.pop("ValidationError", None)
-    schemas["ErrorBody"] = ErrorBody.model_json_schema()
+    # Powertools documents its own 422 validation body and its 500 for an answer that breaks
+    # the route's model; ours are ErrorBody with 400 and 500 (the generic internal error).
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(name, None)
+    if "ErrorBody" not in schemas:  # the Coze routes' 200s bring it in; the REST errors use it too
+        error = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(error.pop("$defs", {}))
+        schemas["ErrorBody"] = error
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
+            responses.pop("500", None)
             if path in PUBLIC_PATHS:
                 continue
             operation["security"] = [{"bearer": []}, {"apiKey": []}]

@@ -1,23 +1,38 @@
 """The REST routes (``/health``, ``/v1/...``): JSON in, JSON out, real status codes.
 
-A route's body parameter (``request: Annotated[Model, Body()]``) is what Powertools validates
-and documents; the route hands the raw JSON body to the service, which parses it with the same
-model, so the service stays the one source of behaviour and error codes.
+Powertools validates each route's body and query against the route's models, once, and hands
+the parsed models to the service; the return annotations are the answers' models, so the
+OpenAPI document describes the real bodies. Operation ids are unique across the one document:
+the Coze routes own the tool names a model sees (``startSession`` ...), so the REST ones carry
+a ``v1`` prefix.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from taskchain import limits
 from taskchain.http import calls, telemetry
+from taskchain.http.calls import Category, DisplayLanguage, Search, TemplateLimit
 from taskchain.http.routing import RouteTable, end_user, language, tenant
-from taskchain.requests import ChainRequest, SkipIn, SubmitIn
+from taskchain.requests import ChainRequest, Cursor, PageSize, ReportFormat, SkipIn, SubmitIn
+from taskchain.responses import (
+    Capabilities,
+    Deleted,
+    Health,
+    MarkdownReport,
+    ReportView,
+    RunResult,
+    SessionList,
+    SessionView,
+    SubmitView,
+    Templates,
+)
 from taskchain.service import Service
 
-Json = dict[str, Any]
 SESSIONS = ["sessions"]
 
 
@@ -34,23 +49,23 @@ def register(route: RouteTable, service: Service) -> None:
     )
     def health(
         deep: Annotated[bool, Query(description="also check the session store")] = False,
-    ) -> Response[Json]:
+    ) -> Response[Health]:
         result = service.health(deep=deep)
-        return Response(200 if result["status"] == "healthy" else 503, "application/json", result)
+        return Response(200 if result.status == "healthy" else 503, "application/json", result)
 
     @route(
         "GET",
         "/v1/templates",
-        operation_id="listTemplates",
+        operation_id="v1ListTemplates",
         summary="The built-in chains",
         tags=["catalogue"],
     )
     def templates(
-        category: Annotated[str | None, Query(max_length=50)] = None,
-        search: Annotated[str | None, Query(max_length=100, description="either language")] = None,
-        limit: Annotated[int | None, Query(ge=1, le=100)] = None,
-        language_: Annotated[Literal["zh", "en"] | None, Query(alias="language")] = None,
-    ) -> Json:
+        category: Category = None,
+        search: Search = None,
+        limit: TemplateLimit = None,
+        language_: DisplayLanguage = None,
+    ) -> Templates:
         return service.templates(
             language=language(app), category=category, search=search, limit=limit
         )
@@ -58,104 +73,103 @@ def register(route: RouteTable, service: Service) -> None:
     @route(
         "GET",
         "/v1/capabilities",
-        operation_id="listCapabilities",
+        operation_id="v1ListCapabilities",
         summary="The built-in capabilities, the ten standard ones first",
         tags=["catalogue"],
     )
-    def capabilities(
-        language_: Annotated[Literal["zh", "en"] | None, Query(alias="language")] = None,
-    ) -> Json:
+    def capabilities(language_: DisplayLanguage = None) -> Capabilities:
         return service.capabilities(language=language(app))
 
     @route(
         "POST",
         "/v1/run",
-        operation_id="run",
+        operation_id="v1Run",
         summary="Run a whole chain in one call (original contract)",
         tags=["run"],
     )
-    def run(request: Annotated[ChainRequest, Body()]) -> Json:
-        return calls.run(app, service)
+    def run(request: Annotated[ChainRequest, Body()]) -> RunResult:
+        return calls.run(app, service, request)
 
     @route(
         "POST",
         "/v1/sessions",
         status_code=201,
-        operation_id="startSession",
+        operation_id="v1StartSession",
         summary="Start a guided session",
         tags=SESSIONS,
     )
-    def start(request: Annotated[ChainRequest, Body()]) -> Json:
-        return calls.start(app, service)
+    def start(request: Annotated[ChainRequest, Body()]) -> SessionView:
+        return calls.start(app, service, request)
 
     @route(
         "GET",
         "/v1/sessions",
-        operation_id="listSessions",
+        operation_id="v1ListSessions",
         summary="The caller's sessions, newest first",
         tags=SESSIONS,
     )
     def list_sessions(
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        limit: Annotated[PageSize, Query()] = limits.DEFAULT_PAGE_SIZE,
+        cursor: Annotated[Cursor | None, Query()] = None,
         user: Annotated[
-            str | None, Query(max_length=128, description="only this end user's")
+            str | None,
+            Query(max_length=128, description="只看这个最终用户的会话（only this end user's）"),
         ] = None,
-    ) -> Json:
+    ) -> SessionList:
         return service.list_sessions(tenant(app), end_user=user, limit=limit, cursor=cursor)
 
     @route(
         "GET",
         "/v1/sessions/<session_id>",
-        operation_id="getSession",
+        operation_id="v1GetSession",
         summary="Status and resume briefing",
         tags=SESSIONS,
     )
-    def status(session_id: str) -> Json:
+    def status(session_id: str) -> SessionView:
         telemetry.bind(session_id=session_id)
         return service.status(tenant(app), session_id, end_user=end_user(app))
 
     @route(
         "DELETE",
         "/v1/sessions/<session_id>",
-        operation_id="deleteSession",
+        operation_id="v1DeleteSession",
         summary="Delete a session",
         tags=SESSIONS,
     )
-    def delete(session_id: str) -> Json:
+    def delete(session_id: str) -> Deleted:
         telemetry.bind(session_id=session_id)
         return service.delete(tenant(app), session_id, end_user=end_user(app))
 
     @route(
         "POST",
         "/v1/sessions/<session_id>/steps/<step_id>",
-        operation_id="submitStep",
+        operation_id="v1SubmitStep",
         summary="Submit a step's output",
         tags=SESSIONS,
     )
-    def submit(session_id: str, step_id: str, request: Annotated[SubmitIn, Body()]) -> Json:
-        return calls.submit(app, service, session_id, step_id)
+    def submit(session_id: str, step_id: str, request: Annotated[SubmitIn, Body()]) -> SubmitView:
+        return calls.submit(app, service, session_id, step_id, request)
 
     @route(
         "POST",
         "/v1/sessions/<session_id>/steps/<step_id>/skip",
-        operation_id="skipStep",
+        operation_id="v1SkipStep",
         summary="Skip a step, recording why",
         tags=SESSIONS,
     )
-    def skip(session_id: str, step_id: str, request: Annotated[SkipIn, Body()]) -> Json:
-        return calls.skip(app, service, session_id, step_id)
+    def skip(session_id: str, step_id: str, request: Annotated[SkipIn, Body()]) -> SessionView:
+        return calls.skip(app, service, session_id, step_id, request)
 
     @route(
         "GET",
         "/v1/sessions/<session_id>/report",
-        operation_id="getReport",
+        operation_id="v1GetReport",
         summary="The report (partial while open)",
         tags=SESSIONS,
     )
     def report(
         session_id: str,
-        fmt: Annotated[Literal["json", "markdown"], Query(alias="format")] = "json",
-    ) -> Json:
+        fmt: Annotated[ReportFormat, Query(alias="format")] = "json",
+    ) -> ReportView | MarkdownReport:
         telemetry.bind(session_id=session_id)
         return service.report(tenant(app), session_id, fmt=fmt, end_user=end_user(app))

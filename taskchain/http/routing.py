@@ -18,7 +18,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     ValidationException,
 )
 from aws_lambda_powertools.shared.json_encoder import Encoder
-from pydantic import ValidationError
 
 from taskchain.errors import InvalidRequestError, StoreError, TaskchainError, internal_error_body
 from taskchain.http import telemetry
@@ -30,7 +29,7 @@ from taskchain.http.errors import (
     TransportError,
     status_of,
 )
-from taskchain.requests import translate
+from taskchain.request_errors import translate
 from taskchain.text import clean
 
 if TYPE_CHECKING:
@@ -60,12 +59,6 @@ _BAD_INPUT = (
 def tenant(app: LambdaFunctionUrlResolver) -> str:
     """The tenant the gate authenticated for this request."""
     return cast(str, app.context["tenant"])
-
-
-def body(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
-    """The request's JSON body as sent (already validated by the route's model)."""
-    payload = app.current_event.json_body
-    return payload if isinstance(payload, dict) else {}
 
 
 def end_user(app: LambdaFunctionUrlResolver) -> str | None:
@@ -226,7 +219,12 @@ def retry_after(exc: StoreError) -> int:
 
 
 def input_error(exc: Exception) -> InvalidRequestError:
-    """Our error for a body or query Powertools could not decode or validate."""
+    """Our error for a body or query Powertools could not decode or validate.
+
+    Powertools validates with the route's own pydantic models, so its first error translates
+    into the same precise code :func:`taskchain.requests.parse` gives (``MISSING_REQUIRED_FIELD``,
+    ``INVALID_TASK_TYPE``, ``INVALID_CUSTOM_CHAIN``, ``INVALID_FIELD``).
+    """
     errors: Sequence[Any] = exc.errors() if isinstance(exc, ValidationException) else []
     if not errors or errors[0].get("type") in ("json_invalid", "unsupported_content_type"):
         return InvalidRequestError(
@@ -234,27 +232,12 @@ def input_error(exc: Exception) -> InvalidRequestError:
             "the request body is not valid JSON (send a UTF-8 JSON object)",
             code="INVALID_JSON",
         )
-    return translate(cast(ValidationError, _Unprefixed(errors)))
-
-
-class _Unprefixed:
-    """Powertools' errors read like pydantic's ``ValidationError`` for ``translate``.
-
-    Powertools prefixes each location with where the value came from (``body``, ``query``);
-    our codes name the field itself, as :func:`taskchain.requests.parse` does.
-    """
-
-    def __init__(self, errors: Sequence[Any]) -> None:
-        self._errors = errors
-
-    def errors(self, include_url: bool = False) -> list[dict[str, Any]]:
-        out = []
-        for error in self._errors:
-            loc = tuple(error.get("loc") or ())
-            if loc and loc[0] in ("body", "query", "path", "header"):
-                loc = loc[1:]
-            out.append({**error, "loc": loc})
-        return out
+    first = dict(errors[0])
+    # Powertools locates a value from where it came (``("body", "config", "depth")``); our
+    # codes name the field itself, as ``parse`` does.
+    loc = tuple(first.get("loc") or ())
+    first["loc"] = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    return translate([first])
 
 
 class RouteTable:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -43,19 +41,20 @@ def error(code: str) -> None:
         metric.add_dimension(name="error_code", value=code)
 
 
-def outcome(operation: str, body: Mapping[str, Any]) -> None:
-    """Count what a successful use case did, from the body it answered."""
+def outcome(
+    operation: str,
+    *,
+    accepted: bool | None = None,
+    status: str | None = None,
+    success: bool = False,
+) -> None:
+    """Count what a successful use case did: a session started, a step accepted or rejected,
+    a chain that ran to its end (gaps and all, as a one-shot run's ``success`` counts it)."""
     if operation == "start":
         count("SessionsStarted")
     elif operation == "submit":
-        count("StepsAccepted" if body.get("accepted") else "StepsRejected")
-    # A chain that ran to its end, gaps and all (as a one-shot run's success counts it).
-    if operation in ("submit", "skip") and body.get("status") in (
-        "completed",
-        "completed_with_gaps",
-    ):
-        count("ChainsCompleted")
-    if operation == "run" and body.get("success"):
+        count("StepsAccepted" if accepted else "StepsRejected")
+    if success or status in ("completed", "completed_with_gaps"):
         count("ChainsCompleted")
 
 

@@ -8,29 +8,31 @@ import json
 import math
 from typing import Protocol
 
-from taskchain.errors import ConflictError, NotFoundError, SessionExistsError, invalid_field
+from pydantic import Field
+
+from taskchain.errors import SessionExistsError, invalid_field, session_not_found, stale_version
+from taskchain.limits import MAX_PAGE_SIZE
 from taskchain.models import Frozen, Session, SessionStatus, TaskType
 from taskchain.states import StepState
 
 SUMMARY_TARGET_CHARS = 80
-MAX_PAGE_SIZE = 100
 
 
 class SessionSummary(Frozen):
     """What a listing shows of one session, without its steps' outputs."""
 
-    session_id: str
-    tenant: str
-    end_user: str | None
-    task_type: TaskType
-    target: str  # the first 80 characters
-    status: SessionStatus
-    version: int
-    completed: int  # steps completed
-    total: int  # steps in the chain
-    created_at: float
-    updated_at: float
-    expires_at: float | None
+    session_id: str = Field(description="会话 ID（session id）")
+    tenant: str = Field(description="所属租户（tenant）")
+    end_user: str | None = Field(description="所属最终用户（end user）")
+    task_type: TaskType = Field(description="任务类型（task type）")
+    target: str = Field(description="目标的前 80 个字（the first 80 characters of the goal）")
+    status: SessionStatus = Field(description="会话状态（session status）")
+    version: int = Field(description="会话版本（session version）")
+    completed: int = Field(description="已完成的步骤数（steps completed）")
+    total: int = Field(description="步骤总数（steps in the chain）")
+    created_at: float = Field(description="创建时间，Unix 秒（created at）")
+    updated_at: float = Field(description="更新时间，Unix 秒（updated at）")
+    expires_at: float | None = Field(description="过期时间，Unix 秒（expires at）")
 
 
 class SessionPage(Frozen):
@@ -247,36 +249,6 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     ):
         return float(key[0]), key[1]
     raise invalid_field("cursor", "不是本服务返回的翻页游标", "not a cursor this service returned")
-
-
-def stale_version(expected_version: int, current_version: int) -> ConflictError:
-    """The error for a save that lost the race: the stored version moved on.
-
-    Parameters
-    ----------
-    expected_version
-        The version the caller loaded and expected to replace.
-    current_version
-        The version stored now.
-    """
-    return ConflictError(
-        f"会话已被其他请求修改（期望版本 {expected_version}，当前版本 {current_version}），"
-        "请重新读取后再试",
-        f"the session was changed by another request (expected version {expected_version}, "
-        f"current version {current_version}); reload it and retry",
-        code="STALE_VERSION",
-        details={"expected_version": expected_version, "current_version": current_version},
-    )
-
-
-def session_not_found(session_id: str) -> NotFoundError:
-    """The error for a session that does not exist for this tenant (or has expired)."""
-    return NotFoundError(
-        f"会话不存在或已过期：{session_id}",
-        f"session not found or expired: {session_id}",
-        code="SESSION_NOT_FOUND",
-        details={"session_id": session_id},
-    )
 
 
 def session_exists(session_id: str) -> SessionExistsError:

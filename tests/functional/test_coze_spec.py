@@ -6,6 +6,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -23,13 +24,13 @@ from tools.coze_spec import (
     PLACEHOLDER_SERVER_URL,
     SCHEMA_KEYWORDS,
     SchemaError,
+    app_openapi,
     build_document,
     main,
     openapi_schema,
     render,
     server_url,
 )
-from tools.coze_tools import OPERATIONS, Operation
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "coze" / "openapi.yaml"
@@ -50,6 +51,26 @@ def operations(doc: Json) -> Iterator[tuple[str, str, Json]]:
     for path, item in doc["paths"].items():
         for method, operation in item.items():
             yield path, method, operation
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One Coze tool, as the app's own routes declare it."""
+
+    method: str
+    path: str
+    operation_id: str
+
+
+# Read from the app's routes, not from the converter's output, so a tool the converter dropped
+# would still be checked (and fail).
+APP = app_openapi("X-Api-Key")
+OPERATIONS = [
+    Operation(method, path, op["operationId"])
+    for path, item in APP["paths"].items()
+    if path.startswith("/coze/")
+    for method, op in item.items()
+]
 
 
 def schemas(node: Json, where: str) -> Iterator[tuple[str, Json]]:
@@ -422,19 +443,26 @@ def example(schema: Json, known: Mapping[str, Any], name: str = "") -> Any:
 
 
 def success_required(op: Operation) -> list[str]:
-    """What the route's answer always has when it succeeds (the model's required fields)."""
-    return list(op.response.model_json_schema(mode="serialization").get("required", []))
+    """What the route's answer always has when it succeeds (its model's required fields)."""
+    route = APP["paths"][op.path][op.method]
+    answer = route["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"][0]
+    model = APP["components"]["schemas"][answer["$ref"].rsplit("/", 1)[-1]]
+    return list(model.get("required", []))
 
 
 def test_the_document_covers_exactly_the_apps_coze_routes(doc: Json) -> None:
-    app = Coze().app_openapi()
+    app = Coze().app_openapi()  # what the deployed function serves
     app_ops = {(p, m) for p, item in app["paths"].items() if p.startswith("/coze/") for m in item}
-    assert {(op.path, op.method) for op in OPERATIONS} == app_ops
+    assert {(path, method) for path, method, _ in operations(doc)} == app_ops
     for op in OPERATIONS:
         route = app["paths"][op.path][op.method]
-        if op.method == "post":  # the same model validates the route's body
+        # The same tool name in both documents.
+        assert doc["paths"][op.path][op.method]["operationId"] == route["operationId"]
+        if op.method == "post":  # the fields of the model that validates the route's body
             ref = route["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-            assert ref.rsplit("/", 1)[-1] == op.request.__name__
+            model = app["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+            ours = doc["paths"][op.path][op.method]["requestBody"]["content"]["application/json"]
+            assert set(ours["schema"]["properties"]) == set(model["properties"])
         else:
             ours = {p["name"]: p["schema"] for p in doc["paths"][op.path][op.method]["parameters"]}
             theirs = {p["name"]: p["schema"] for p in route["parameters"]}

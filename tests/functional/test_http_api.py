@@ -245,7 +245,23 @@ def test_openapi_document_lists_every_route_with_our_error_body(api: Api) -> Non
     start = doc["paths"]["/v1/sessions"]["post"]
     assert {"400", "401", "422"} <= set(start["responses"])
     assert "task_type" in json.dumps(start["requestBody"]) or "ChainRequest" in json.dumps(doc)
-    assert doc["paths"]["/coze/sessions/submit"]["post"]["summary"] == "提交一个步骤的产出"
+    # The Coze routes carry the tool names and the when-to-call summaries Coze shows the model.
+    coze_submit = doc["paths"]["/coze/sessions/submit"]["post"]
+    assert coze_submit["operationId"] == "submitStep"
+    assert "调用" in coze_submit["summary"]
+    # The answers are documented with their models: the REST status, or Coze's 200 either way.
+    assert response_ref(start, "201") == "#/components/schemas/SessionView"
+    assert [
+        r["$ref"]
+        for r in coze_submit["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]
+    ] == [
+        "#/components/schemas/SubmitView",
+        "#/components/schemas/ErrorBody",
+    ]
+
+
+def response_ref(operation: dict[str, Any], status: str) -> str:
+    return str(operation["responses"][status]["content"]["application/json"]["schema"]["$ref"])
 
 
 # --- the guided flow -----------------------------------------------------------------------
@@ -545,6 +561,15 @@ def test_unexpected_errors_are_500_and_leak_nothing(logs: io.StringIO) -> None:
     assert "secret internals" in logs.getvalue()
 
 
+def test_an_answer_that_breaks_its_model_is_a_500_not_the_callers_fault(logs: io.StringIO) -> None:
+    class Broken(Service):
+        def status(self, *args: Any, **kwargs: Any) -> Any:
+            return {"not": "a session view"}
+
+    reply = build(Broken(MemoryStore())).get("/v1/sessions/abc")
+    assert_error(reply, 500, "INTERNAL_ERROR")
+
+
 def test_logs_carry_correlation_id_and_tenant_never_the_token(logs: io.StringIO) -> None:
     api = build(Service(DownStore()))
     event = http_event(
@@ -736,6 +761,18 @@ def test_coze_listing_without_a_caller_identity_lists_nothing(api: Api) -> None:
     assert reply.body == {"success": True, "sessions": [], "next_cursor": None}
     # AND the REST listing without a user filter still lists the tenant
     assert len(api.get("/v1/sessions").body["sessions"]) == 3
+
+
+@pytest.mark.parametrize("limit", [0, 101, "lots"])
+def test_listings_refuse_a_page_size_out_of_range_with_or_without_an_identity(
+    api: Api, limit: object
+) -> None:
+    # The page size is checked before anything is listed, even where nothing would be.
+    for headers in ({}, coze_headers("u1")):
+        reply = api.post("/coze/sessions/list", {"limit": limit}, headers=headers)
+        assert_error(reply, 200, "INVALID_FIELD")
+        assert reply.body["details"]["field"] == "limit"
+    assert_error(api.get("/v1/sessions", query={"limit": str(limit)}), 400, "INVALID_FIELD")
 
 
 # --- idempotency ------------------------------------------------------------------------------

@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import taskchain
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.errors import ConflictError, InvalidRequestError, NotFoundError, StoreError
+from taskchain.requests import ChainRequest, SkipIn, SubmitIn, parse
+from taskchain.responses import Deleted, ReportView, SessionList, SessionView, SubmitView
 from taskchain.service import Service
 from taskchain.store import SessionStore
 from taskchain.store.memory import MemoryStore
@@ -23,13 +24,17 @@ TENANT = "tenant-a"
 OTHER = "tenant-b"
 TARGET = "社区咖啡店是否应该推出会员订阅制"
 FOCUS = ["客单价", "复购率"]
-START = {
-    "task_type": "analysis",
-    "target": TARGET,
-    "config": {"depth": "detailed", "focus_areas": FOCUS},
-}
+# The service takes requests parsed at the edge (as the HTTP routes and the CLI parse them).
+START = parse(
+    ChainRequest,
+    {
+        "task_type": "analysis",
+        "target": TARGET,
+        "config": {"depth": "detailed", "focus_areas": FOCUS},
+    },
+)
 STEPS = load_template("analysis").step_specs("zh")
-BAD_OUTPUT = "我觉得可以做。"
+BAD_OUTPUT = SubmitIn(output="我觉得可以做。")
 STANDARD = ("理解分析", "需求提取", "信息检索", "数据整理", "创意生成",
             "逻辑推理", "方案设计", "风险评估", "质量验证", "结果整合")  # fmt: skip
 
@@ -58,23 +63,26 @@ def service(clock: FakeClock) -> Service:
     return make_service(MemoryStore(clock=clock), clock)
 
 
-def submit_good(service: Service, view: dict[str, Any], clock: FakeClock) -> dict[str, Any]:
+View = SessionView | SubmitView
+
+
+def submit_good(service: Service, view: View, clock: FakeClock) -> SubmitView:
     """Submit a passing output for the first ready step of ``view``; return the answer."""
     clock.advance(60)
-    guidance = view["ready_steps"][0]
+    guidance = view.ready_steps[0]
     answer = service.submit(
         TENANT,
-        view["session_id"],
-        guidance["step_id"],
-        {"output": good_output(guidance), "expected_version": view["version"]},
+        view.session_id,
+        guidance.step_id,
+        SubmitIn(output=good_output(guidance), expected_version=view.version),
     )
-    assert answer["accepted"] is True, [f for f in answer["feedback"] if not f["passed"]]
+    assert answer.accepted is True, [f for f in answer.feedback if not f.passed]
     return answer
 
 
-def finish(service: Service, view: dict[str, Any], clock: FakeClock) -> dict[str, Any]:
+def finish(service: Service, view: View, clock: FakeClock) -> View:
     """Work every remaining step with good outputs."""
-    while view["ready_steps"]:
+    while view.ready_steps:
         view = submit_good(service, view, clock)
     return view
 
@@ -85,128 +93,127 @@ def finish(service: Service, view: dict[str, Any], clock: FakeClock) -> dict[str
 def test_start_answers_version_one_and_the_first_steps_guidance(service: Service) -> None:
     view = service.start(START, tenant=TENANT, end_user="u1")
 
-    assert view["session_id"] == "sess-0001"
-    assert view["version"] == 1
-    assert view["status"] == "active"
-    assert view["progress"]["completed"] == 0
-    assert view["progress"]["total"] == len(STEPS)
-    [ready] = view["ready_steps"]
-    assert ready["step_id"] == STEPS[0].id
-    assert ready["name"] == STEPS[0].name
-    assert TARGET in ready["instructions"]
-    assert ready["checklist"]
-    assert ready["required_sections"]
-    for title in ready["required_sections"]:
-        assert title in ready["instructions"]
+    assert view.session_id == "sess-0001"
+    assert view.version == 1
+    assert view.status == "active"
+    assert view.progress.completed == 0
+    assert view.progress.total == len(STEPS)
+    [ready] = view.ready_steps
+    assert ready.step_id == STEPS[0].id
+    assert ready.name == STEPS[0].name
+    assert TARGET in ready.instructions
+    assert ready.checklist
+    assert ready.required_sections
+    for title in ready.required_sections:
+        assert title in ready.instructions
     for area in FOCUS:
-        assert area in ready["instructions"]
-    assert ready["min_length"] > 0
+        assert area in ready.instructions
+    assert ready.min_length > 0
     # The rules the output will be checked against, each stated in the instructions.
-    assert ready["rules"]
-    for rule in ready["rules"]:
-        assert {"rule", "kind", "severity", "description"} <= set(rule)
-        assert f"- [{rule['rule']}] {rule['description']}" in ready["instructions"]
-    assert [r["area"] for r in ready["rules"] if r["kind"] == "focus_area"] == FOCUS
+    assert ready.rules
+    for rule in ready.rules:
+        assert rule.rule
+        assert rule.description
+        assert f"- [{rule.rule}] {rule.description}" in ready.instructions
+    assert [r.area for r in ready.rules if r.kind == "focus_area"] == FOCUS
 
 
 def test_every_feedback_entry_judges_a_rule_the_step_announced(service: Service) -> None:
     view = service.start(START, tenant=TENANT)
-    ready = view["ready_steps"][0]
+    ready = view.ready_steps[0]
 
-    answer = service.submit(TENANT, view["session_id"], ready["step_id"], {"output": BAD_OUTPUT})
+    answer = service.submit(TENANT, view.session_id, ready.step_id, BAD_OUTPUT)
 
-    announced = {r["rule"] for r in ready["rules"]}
-    assert answer["accepted"] is False
-    assert {f["rule"] for f in answer["feedback"]} == announced
-    assert any(not f["passed"] for f in answer["feedback"])
+    announced = {r.rule for r in ready.rules}
+    assert answer.accepted is False
+    assert {f.rule for f in answer.feedback} == announced
+    assert any(not f.passed for f in answer.feedback)
 
 
 def test_status_briefs_goal_finished_steps_and_next_guidance(
     service: Service, clock: FakeClock
 ) -> None:
     view = service.start(START, tenant=TENANT)
-    first = view["ready_steps"][0]
+    first = view.ready_steps[0]
     submit_good(service, view, clock)
 
-    status = service.status(TENANT, view["session_id"])
+    status = service.status(TENANT, view.session_id)
 
-    assert status["version"] == 2
-    assert status["progress"]["completed"] == 1
-    [done] = status["finished_steps"]
-    assert (done["step_id"], done["state"], done["attempts"]) == (first["step_id"], "completed", 1)
-    assert done["summary"]
-    assert "\n" not in done["summary"]
-    assert done["summary"] in good_output(first)
-    briefing = status["briefing"]
+    assert status.version == 2
+    assert status.progress.completed == 1
+    [done] = status.finished_steps
+    assert (done.step_id, done.state, done.attempts) == (first.step_id, "completed", 1)
+    assert done.summary
+    assert "\n" not in done.summary
+    assert done.summary in good_output(first)
+    briefing = status.briefing
     assert TARGET in briefing
-    assert done["summary"] in briefing
-    [ready] = status["ready_steps"]
-    assert ready["step_id"] == STEPS[1].id
-    assert ready["step_id"] in briefing
+    assert done.summary in briefing
+    [ready] = status.ready_steps
+    assert ready.step_id == STEPS[1].id
+    assert ready.step_id in briefing
     # the next step is told what the step it depends on produced
-    assert [c["step_id"] for c in ready["context"]] == [first["step_id"]]
-    assert ready["context"][0]["digest"]
+    assert [c.step_id for c in ready.context] == [first.step_id]
+    assert ready.context[0].digest
 
 
 def test_bad_output_is_refused_with_feedback_and_a_new_version(service: Service) -> None:
     view = service.start(START, tenant=TENANT)
-    step_id = view["ready_steps"][0]["step_id"]
+    step_id = view.ready_steps[0].step_id
 
-    answer = service.submit(TENANT, view["session_id"], step_id, {"output": BAD_OUTPUT})
+    answer = service.submit(TENANT, view.session_id, step_id, BAD_OUTPUT)
 
-    assert answer["accepted"] is False
-    assert answer["version"] == 2
-    assert answer["step_state"] == "ready"
-    assert answer["attempts"] == 1
-    assert answer["attempts_left"] == STEPS[0].max_attempts - 1
-    failed = [f for f in answer["feedback"] if not f["passed"]]
+    assert answer.accepted is False
+    assert answer.version == 2
+    assert answer.step_state == "ready"
+    assert answer.attempts == 1
+    assert answer.attempts_left == STEPS[0].max_attempts - 1
+    failed = [f for f in answer.feedback if not f.passed]
     assert failed
-    for item in answer["feedback"]:
-        assert set(item) >= {"rule", "passed", "severity", "message", "hint"}
     for item in failed:
-        assert item["message"]
-        assert item["hint"]
-    failed_rules = {f["rule"] for f in failed}
+        assert item.message
+        assert item.hint
+    failed_rules = {f.rule for f in failed}
     assert "min_length" in failed_rules
     assert "focus_area" in failed_rules
     # the same step is still the one to work on, with the attempt counted
-    assert [s["step_id"] for s in answer["ready_steps"]] == [step_id]
-    assert answer["ready_steps"][0]["attempts"] == 1
+    assert [s.step_id for s in answer.ready_steps] == [step_id]
+    assert answer.ready_steps[0].attempts == 1
 
 
 def test_guided_flow_to_a_complete_report(service: Service, clock: FakeClock) -> None:
     view = service.start(START, tenant=TENANT)
-    service.submit(TENANT, view["session_id"], STEPS[0].id, {"output": BAD_OUTPUT})
-    view = service.status(TENANT, view["session_id"])
+    service.submit(TENANT, view.session_id, STEPS[0].id, BAD_OUTPUT)
+    view = service.status(TENANT, view.session_id)
 
-    versions = [view["version"]]
-    while view["ready_steps"]:
+    versions = [view.version]
+    while view.ready_steps:
         view = submit_good(service, view, clock)
-        versions.append(view["version"])
+        versions.append(view.version)
 
     assert versions == list(range(versions[0], versions[0] + len(STEPS) + 1))
-    status = service.status(TENANT, view["session_id"])
-    assert status["status"] == "completed"
-    assert status["progress"]["completed"] == len(STEPS)
-    assert status["ready_steps"] == []
-    assert [s["step_id"] for s in status["finished_steps"]] == [s.id for s in STEPS]
+    status = service.status(TENANT, view.session_id)
+    assert status.status == "completed"
+    assert status.progress.completed == len(STEPS)
+    assert status.ready_steps == []
+    assert [s.step_id for s in status.finished_steps] == [s.id for s in STEPS]
 
-    report = service.report(TENANT, view["session_id"])
-    assert report["success"] is True
-    assert report["partial"] is False
-    assert report["gaps"] == []
-    assert report["quality_metrics"]["completion_rate"] == 1.0
-    assert report["quality_metrics"]["total_attempts"] == len(STEPS) + 1
-    assert report["key_findings"]
-    assert report["recommendations"]
+    report = service.report(TENANT, view.session_id)
+    assert report.success is True
+    assert report.partial is False
+    assert report.gaps == []
+    assert report.quality_metrics.completion_rate == 1.0
+    assert report.quality_metrics.total_attempts == len(STEPS) + 1
+    assert report.key_findings
+    assert report.recommendations
     step_ids = {s.id for s in STEPS}
-    assert {f["step_id"] for f in report["key_findings"]} <= step_ids
+    assert {f.step_id for f in report.key_findings} <= step_ids
 
-    markdown = service.report(TENANT, view["session_id"], fmt="markdown")
-    assert markdown["partial"] is False
-    assert "```mermaid" in markdown["markdown"]
+    markdown = service.report(TENANT, view.session_id, fmt="markdown")
+    assert markdown.partial is False
+    assert "```mermaid" in markdown.markdown
     for spec in STEPS:
-        assert spec.name in markdown["markdown"]
+        assert spec.name in markdown.markdown
 
 
 def test_report_midway_is_partial_and_lists_unfinished_steps(
@@ -215,76 +222,67 @@ def test_report_midway_is_partial_and_lists_unfinished_steps(
     view = service.start(START, tenant=TENANT)
     view = submit_good(service, view, clock)
 
-    report = service.report(TENANT, view["session_id"])
+    report = service.report(TENANT, view.session_id)
 
-    assert report["partial"] is True
-    unfinished = {g["step_id"] for g in report["gaps"] if g["kind"] == "step_not_reached"}
+    assert report.partial is True
+    unfinished = {g.step_id for g in report.gaps if g.kind == "step_not_reached"}
     assert unfinished == {s.id for s in STEPS[1:]}
-    markdown = service.report(TENANT, view["session_id"], fmt="markdown")
-    assert markdown["partial"] is True
-    assert "部分报告" in markdown["markdown"]
-
-
-def test_report_rejects_an_unknown_format(service: Service) -> None:
-    view = service.start(START, tenant=TENANT)
-
-    with pytest.raises(InvalidRequestError) as caught:
-        service.report(TENANT, view["session_id"], fmt="pdf")
-
-    assert caught.value.details["field"] == "format"
+    markdown = service.report(TENANT, view.session_id, fmt="markdown")
+    assert markdown.partial is True
+    assert "部分报告" in markdown.markdown
 
 
 def test_skip_records_the_reason_as_a_gap(service: Service, clock: FakeClock) -> None:
     view = service.start(START, tenant=TENANT)
     reason = "没有可用的会员数据"
 
-    view = service.skip(TENANT, view["session_id"], STEPS[0].id, {"reason": reason})
+    view = service.skip(TENANT, view.session_id, STEPS[0].id, SkipIn(reason=reason))
 
-    assert view["version"] == 2
-    assert view["progress"]["skipped"] == 1
-    assert view["finished_steps"][0]["state"] == "skipped"
-    assert view["finished_steps"][0]["summary"] == reason
-    assert [s["step_id"] for s in view["ready_steps"]] == [STEPS[1].id]
+    assert view.version == 2
+    assert view.progress.skipped == 1
+    assert view.finished_steps[0].state == "skipped"
+    assert view.finished_steps[0].summary == reason
+    assert [s.step_id for s in view.ready_steps] == [STEPS[1].id]
     view = finish(service, view, clock)
-    report = service.report(TENANT, view["session_id"])
-    [gap] = [g for g in report["gaps"] if g["kind"] == "step_skipped"]
-    assert gap["step_id"] == STEPS[0].id
-    assert reason in gap["reason"]
+    report = service.report(TENANT, view.session_id)
+    [gap] = [g for g in report.gaps if g.kind == "step_skipped"]
+    assert gap.step_id == STEPS[0].id
+    assert reason in gap.reason
     # the chain ended with a gap: finished, not partial, and its status says so
-    assert view["status"] == report["status"] == "completed_with_gaps"
-    assert report["partial"] is False
-    assert report["content"] == "answers"
+    assert view.status == report.status == "completed_with_gaps"
+    assert report.partial is False
+    assert report.content == "answers"
 
 
 def test_a_pending_step_cannot_be_skipped(service: Service) -> None:
     view = service.start(START, tenant=TENANT)
 
     with pytest.raises(ConflictError) as caught:
-        service.skip(TENANT, view["session_id"], STEPS[1].id, {"reason": "以后再说"})
+        service.skip(TENANT, view.session_id, STEPS[1].id, SkipIn(reason="以后再说"))
 
     assert caught.value.code == "STEP_NOT_READY"
     assert caught.value.details["ready_steps"] == [STEPS[0].id]
-    assert service.status(TENANT, view["session_id"])["version"] == 1  # nothing changed
+    assert service.status(TENANT, view.session_id).version == 1  # nothing changed
 
 
 def test_a_chain_that_ended_with_gaps_is_closed_and_briefed_as_such(
     service: Service, clock: FakeClock
 ) -> None:
     view = service.start(START, tenant=TENANT)
-    view = service.skip(TENANT, view["session_id"], STEPS[0].id, {"reason": "没有数据"})
+    view = service.skip(TENANT, view.session_id, STEPS[0].id, SkipIn(reason="没有数据"))
     finish(service, view, clock)
 
-    status = service.status(TENANT, view["session_id"])
+    status = service.status(TENANT, view.session_id)
 
-    assert status["status"] == "completed_with_gaps"
-    assert status["ready_steps"] == []
-    assert "跳过或失败" in status["briefing"]
+    assert status.status == "completed_with_gaps"
+    assert status.ready_steps == []
+    assert "跳过或失败" in status.briefing
     with pytest.raises(ConflictError) as caught:
-        service.submit(TENANT, view["session_id"], STEPS[0].id, {"output": BAD_OUTPUT})
+        service.submit(TENANT, view.session_id, STEPS[0].id, BAD_OUTPUT)
     assert caught.value.code == "SESSION_CLOSED"
     assert "已已" not in caught.value.message("zh")
-    [listed] = service.list_sessions(TENANT)["sessions"]
-    assert listed["status"] == "completed_with_gaps"
+    [listed] = service.list_sessions(TENANT).sessions
+    assert listed.status == "completed_with_gaps"
 
 
 # --- concurrency and isolation --------------------------------------------------------------
@@ -292,32 +290,32 @@ def test_a_chain_that_ended_with_gaps_is_closed_and_briefed_as_such(
 
 def test_stale_expected_version_is_refused(service: Service, clock: FakeClock) -> None:
     view = service.start(START, tenant=TENANT)
-    stale = view["version"]
+    stale = view.version
     view = submit_good(service, view, clock)
-    guidance = view["ready_steps"][0]
+    guidance = view.ready_steps[0]
 
     with pytest.raises(ConflictError) as caught:
         service.submit(
             TENANT,
-            view["session_id"],
-            guidance["step_id"],
-            {"output": good_output(guidance), "expected_version": stale},
+            view.session_id,
+            guidance.step_id,
+            SubmitIn(output=good_output(guidance), expected_version=stale),
         )
 
     assert caught.value.code == "STALE_VERSION"
-    assert caught.value.details["current_version"] == view["version"]
+    assert caught.value.details["current_version"] == view.version
     # nothing changed
-    assert service.status(TENANT, view["session_id"])["version"] == view["version"]
+    assert service.status(TENANT, view.session_id).version == view.version
 
 
 @pytest.mark.parametrize("operation", ["status", "submit", "skip", "report", "delete"])
 def test_another_tenants_session_is_not_found(service: Service, operation: str) -> None:
     view = service.start(START, tenant=TENANT)
-    sid, step_id = view["session_id"], view["ready_steps"][0]["step_id"]
+    sid, step_id = view.session_id, view.ready_steps[0].step_id
     calls = {
         "status": lambda: service.status(OTHER, sid),
-        "submit": lambda: service.submit(OTHER, sid, step_id, {"output": BAD_OUTPUT}),
-        "skip": lambda: service.skip(OTHER, sid, step_id, {"reason": "x"}),
+        "submit": lambda: service.submit(OTHER, sid, step_id, BAD_OUTPUT),
+        "skip": lambda: service.skip(OTHER, sid, step_id, SkipIn(reason="x")),
         "report": lambda: service.report(OTHER, sid),
         "delete": lambda: service.delete(OTHER, sid),
     }
@@ -327,7 +325,7 @@ def test_another_tenants_session_is_not_found(service: Service, operation: str) 
 
     assert caught.value.code == "SESSION_NOT_FOUND"
     # the owner's session is untouched
-    assert service.status(TENANT, sid)["version"] == 1
+    assert service.status(TENANT, sid).version == 1
 
 
 # --- end users inside a tenant --------------------------------------------------------------
@@ -335,14 +333,12 @@ def test_another_tenants_session_is_not_found(service: Service, operation: str) 
 
 def one_session_call(
     service: Service, operation: str, sid: str, step_id: str, end_user: str | None
-) -> dict[str, Any]:
+) -> SessionView | SubmitView | ReportView | Deleted:
     """Run one single-session use case on ``sid`` as ``end_user`` (``None``: no identity)."""
     calls = {
         "status": lambda: service.status(TENANT, sid, end_user=end_user),
-        "submit": lambda: service.submit(
-            TENANT, sid, step_id, {"output": BAD_OUTPUT}, end_user=end_user
-        ),
-        "skip": lambda: service.skip(TENANT, sid, step_id, {"reason": "x"}, end_user=end_user),
+        "submit": lambda: service.submit(TENANT, sid, step_id, BAD_OUTPUT, end_user=end_user),
+        "skip": lambda: service.skip(TENANT, sid, step_id, SkipIn(reason="x"), end_user=end_user),
         "report": lambda: service.report(TENANT, sid, end_user=end_user),
         "delete": lambda: service.delete(TENANT, sid, end_user=end_user),
     }
@@ -358,14 +354,14 @@ def test_another_end_users_session_is_not_found_like_an_unknown_one(
 ) -> None:
     # GIVEN alice's session
     view = service.start(START, tenant=TENANT, end_user="alice")
-    sid, step_id = view["session_id"], view["ready_steps"][0]["step_id"]
+    sid, step_id = view.session_id, view.ready_steps[0].step_id
 
     # WHEN bob, of the same tenant, uses its id
     with pytest.raises(NotFoundError) as foreign:
         one_session_call(service, operation, sid, step_id, "bob")
 
     # THEN alice's session is untouched
-    assert service.status(TENANT, sid, end_user="alice")["version"] == 1
+    assert service.status(TENANT, sid, end_user="alice").version == 1
     # AND bob got exactly what an unknown id gets: same code, message and details
     service.delete(TENANT, sid)
     with pytest.raises(NotFoundError) as unknown:
@@ -389,43 +385,38 @@ def test_the_owner_and_callers_without_identity_reach_the_session(
     service: Service, operation: str, owner: str | None, caller: str | None
 ) -> None:
     view = service.start(START, tenant=TENANT, end_user=owner)
-    sid, step_id = view["session_id"], view["ready_steps"][0]["step_id"]
+    sid, step_id = view.session_id, view.ready_steps[0].step_id
 
     answer = one_session_call(service, operation, sid, step_id, caller)
 
-    assert answer["success"] is True
-    assert answer["session_id"] == sid
+    assert answer.success is True
+    assert answer.session_id == sid
 
 
 def test_one_shot_sessions_belong_to_their_end_user_too(service: Service) -> None:
-    sid = service.run(START, tenant=TENANT, end_user="alice")["session_id"]
+    sid = service.run(START, tenant=TENANT, end_user="alice").session_id
 
     with pytest.raises(NotFoundError):
         service.report(TENANT, sid, end_user="bob")
-    assert service.report(TENANT, sid, end_user="alice")["success"] is True
+    assert service.report(TENANT, sid, end_user="alice").success is True
 
 
 def test_a_listing_that_requires_an_identity_lists_nothing_without_one(
     service: Service,
 ) -> None:
     # GIVEN sessions of alice, bob and one with no end user
-    alice = service.start(START, tenant=TENANT, end_user="alice")["session_id"]
+    alice = service.start(START, tenant=TENANT, end_user="alice").session_id
     service.start(START, tenant=TENANT, end_user="bob")
     service.start(START, tenant=TENANT)
 
     # WHEN the Coze listing is asked without a caller identity THEN it lists nothing
     nothing = service.list_sessions(TENANT, require_user=True)
-    assert nothing == {"success": True, "sessions": [], "next_cursor": None}
+    assert nothing == SessionList(sessions=[], next_cursor=None)
     # AND with one it lists that caller's own
     own = service.list_sessions(TENANT, end_user="alice", require_user=True)
-    assert [s["session_id"] for s in own["sessions"]] == [alice]
+    assert [s.session_id for s in own.sessions] == [alice]
     # AND the REST listing without a user filter keeps listing the whole tenant
-    assert len(service.list_sessions(TENANT)["sessions"]) == 3
-
-
-def test_a_listing_that_requires_an_identity_still_checks_its_limit(service: Service) -> None:
-    with pytest.raises(InvalidRequestError):
-        service.list_sessions(TENANT, require_user=True, limit=0)
+    assert len(service.list_sessions(TENANT).sessions) == 3
 
 
 # --- listing, deleting, expiry --------------------------------------------------------------
@@ -436,24 +427,24 @@ def test_list_sessions_newest_first_filtered_and_paged(service: Service, clock: 
     created = []
     for user in users:
         clock.advance(10)
-        created.append(service.start(START, tenant=TENANT, end_user=user)["session_id"])
+        created.append(service.start(START, tenant=TENANT, end_user=user).session_id)
     service.start(START, tenant=OTHER, end_user="alice")
     newest_first = created[::-1]
 
     everything = service.list_sessions(TENANT)
-    assert [s["session_id"] for s in everything["sessions"]] == newest_first
-    assert everything["next_cursor"] is None
+    assert [s.session_id for s in everything.sessions] == newest_first
+    assert everything.next_cursor is None
 
     alices = service.list_sessions(TENANT, end_user="alice")
     expected_alice = [sid for sid, u in zip(created, users, strict=True) if u == "alice"][::-1]
-    assert [s["session_id"] for s in alices["sessions"]] == expected_alice
+    assert [s.session_id for s in alices.sessions] == expected_alice
 
     pages: list[list[str]] = []
     cursor = None
     while True:
         page = service.list_sessions(TENANT, limit=2, cursor=cursor)
-        pages.append([s["session_id"] for s in page["sessions"]])
-        cursor = page["next_cursor"]
+        pages.append([s.session_id for s in page.sessions])
+        cursor = page.next_cursor
         if cursor is None:
             break
     assert all(len(p) <= 2 for p in pages)
@@ -466,30 +457,30 @@ def test_list_sessions_rejects_a_bad_limit(service: Service) -> None:
 
 
 def test_delete_then_status_is_not_found(service: Service) -> None:
-    sid = service.start(START, tenant=TENANT)["session_id"]
+    sid = service.start(START, tenant=TENANT).session_id
 
-    assert service.delete(TENANT, sid) == {"success": True, "session_id": sid, "deleted": True}
+    assert service.delete(TENANT, sid) == Deleted(session_id=sid, deleted=True)
 
     with pytest.raises(NotFoundError):
         service.status(TENANT, sid)
     with pytest.raises(NotFoundError):
         service.delete(TENANT, sid)
-    assert service.list_sessions(TENANT)["sessions"] == []
+    assert service.list_sessions(TENANT).sessions == []
 
 
 def test_expired_session_is_gone(service: Service, clock: FakeClock) -> None:
     view = service.start(START, tenant=TENANT)
-    sid = view["session_id"]
+    sid = view.session_id
     clock.advance(service.ttl_seconds - 1)
-    assert service.status(TENANT, sid)["session_id"] == sid
+    assert service.status(TENANT, sid).session_id == sid
 
     clock.advance(2)
 
     with pytest.raises(NotFoundError):
         service.status(TENANT, sid)
     with pytest.raises(NotFoundError):
-        service.submit(TENANT, sid, view["ready_steps"][0]["step_id"], {"output": BAD_OUTPUT})
-    assert service.list_sessions(TENANT)["sessions"] == []
+        service.submit(TENANT, sid, view.ready_steps[0].step_id, BAD_OUTPUT)
+    assert service.list_sessions(TENANT).sessions == []
 
 
 # --- catalogue and health -------------------------------------------------------------------
@@ -504,14 +495,14 @@ def test_templates_are_searchable_in_both_languages(
 ) -> None:
     found = service.templates(language=language, search=search)
 
-    assert found["count"] == len(found["templates"])
-    entry = next(t for t in found["templates"] if t["key"] == "analysis")
-    assert entry["name"] == load_template("analysis").name.get(language)
+    assert found.count == len(found.templates)
+    entry = next(t for t in found.templates if t.key == "analysis")
+    assert entry.name == load_template("analysis").name.get(language)
 
 
 def test_templates_search_without_match_is_empty(service: Service) -> None:
-    assert service.templates(search="不存在的模板 zzz")["count"] == 0
-    assert service.templates()["count"] == 4
+    assert service.templates(search="不存在的模板 zzz").count == 0
+    assert service.templates().count == 4
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
@@ -519,27 +510,27 @@ def test_capabilities_lists_the_ten_standard_ones(service: Service, language: st
     answer = service.capabilities(language=language)
     registry = CapabilityRegistry.builtin()
 
-    assert answer["count"] == len(registry) == len(answer["capabilities"])
-    names = [capability["name"] for capability in answer["capabilities"]]
+    assert answer.count == len(registry) == len(answer.capabilities)
+    names = [capability.name for capability in answer.capabilities]
     assert names == list(registry.names())
     assert names[: len(STANDARD)] == list(STANDARD)
-    for capability in answer["capabilities"]:
-        assert capability["checklist"]
-        assert capability["sections"]
-    risk = next(c for c in answer["capabilities"] if c["name"] == "风险评估")
-    assert risk["title"] == ("Risk assessment" if language == "en" else "风险评估")
+    for capability in answer.capabilities:
+        assert capability.checklist
+        assert capability.sections
+    risk = next(c for c in answer.capabilities if c.name == "风险评估")
+    assert risk.title == ("Risk assessment" if language == "en" else "风险评估")
 
 
 def test_health(service: Service) -> None:
     shallow = service.health()
     deep = service.health(deep=True)
 
-    assert shallow["status"] == "healthy"
-    assert shallow["version"] == taskchain.__version__
-    assert shallow["capabilities"] >= 10
-    assert "checks" not in shallow
-    assert deep["status"] == "healthy"
-    assert deep["checks"] == {"store": "ok"}
+    assert shallow.status == "healthy"
+    assert shallow.version == taskchain.__version__
+    assert shallow.capabilities >= 10
+    assert "checks" not in shallow.model_dump(mode="json")
+    assert deep.status == "healthy"
+    assert deep.checks == {"store": "ok"}
 
 
 def test_deep_health_reports_an_unusable_store(clock: FakeClock) -> None:
@@ -549,10 +540,10 @@ def test_deep_health_reports_an_unusable_store(clock: FakeClock) -> None:
 
     service = make_service(BrokenStore(clock=clock), clock)
 
-    assert service.health()["status"] == "healthy"
+    assert service.health().status == "healthy"
     deep = service.health(deep=True)
-    assert deep["status"] == "unhealthy"
-    assert deep["checks"] == {"store": "unavailable"}
+    assert deep.status == "unhealthy"
+    assert deep.checks == {"store": "unavailable"}
 
 
 # --- the same flow on SQLite ------------------------------------------------------------------
@@ -571,35 +562,37 @@ def test_guided_flow_on_sqlite_persists_across_service_instances(
     first = make_service(sqlite_stores[0], clock)
     second = make_service(sqlite_stores[1], clock)
     view = first.start(START, tenant=TENANT, end_user="u1")
-    sid = view["session_id"]
+    sid = view.session_id
 
     # a refused attempt through one instance is seen by the other
-    first.submit(TENANT, sid, STEPS[0].id, {"output": BAD_OUTPUT})
+    first.submit(TENANT, sid, STEPS[0].id, BAD_OUTPUT)
     view = second.status(TENANT, sid)
-    assert view["version"] == 2
-    assert view["ready_steps"][0]["attempts"] == 1
+    assert view.version == 2
+    assert view.ready_steps[0].attempts == 1
     with pytest.raises(ConflictError) as caught:
-        second.submit(TENANT, sid, STEPS[0].id, {"output": BAD_OUTPUT, "expected_version": 1})
+        second.submit(
+            TENANT, sid, STEPS[0].id, BAD_OUTPUT.model_copy(update={"expected_version": 1})
+        )
     assert caught.value.code == "STALE_VERSION"
 
     # the two instances take turns through the chain
     services = itertools.cycle([first, second])
-    while view["ready_steps"]:
+    while view.ready_steps:
         view = submit_good(next(services), view, clock)
 
     for svc in (first, second):
         status = svc.status(TENANT, sid)
-        assert status["status"] == "completed"
-        assert status["version"] == view["version"]
-        assert [s["session_id"] for s in svc.list_sessions(TENANT)["sessions"]] == [sid]
+        assert status.status == "completed"
+        assert status.version == view.version
+        assert [s.session_id for s in svc.list_sessions(TENANT).sessions] == [sid]
     report = first.report(TENANT, sid)
-    assert report["partial"] is False
-    assert report["quality_metrics"]["total_attempts"] == len(STEPS) + 1
-    assert "```mermaid" in second.report(TENANT, sid, fmt="markdown")["markdown"]
+    assert report.partial is False
+    assert report.quality_metrics.total_attempts == len(STEPS) + 1
+    assert "```mermaid" in second.report(TENANT, sid, fmt="markdown").markdown
 
     # another tenant cannot see it; a delete through one instance removes it for both
     with pytest.raises(NotFoundError):
         second.status(OTHER, sid)
-    assert second.delete(TENANT, sid)["deleted"] is True
+    assert second.delete(TENANT, sid).deleted is True
     with pytest.raises(NotFoundError):
         first.status(TENANT, sid)
