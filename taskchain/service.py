@@ -245,13 +245,20 @@ class Service:
         limit: int = limits.DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
         require_user: bool = False,
+        caller: str | None = None,
     ) -> SessionList:
         """The tenant's sessions, newest first, a page at a time; only ``end_user``'s when given.
 
         ``limit`` is checked where pages are made, by the store (1 to ``MAX_PAGE_SIZE``).
         ``require_user`` is for listings that must only ever show the caller's own sessions (the
         Coze route): without an ``end_user`` they list nothing rather than the whole tenant.
+        ``caller`` is the end user making the request, if any: an end user sees only their own
+        sessions, whatever ``end_user`` filter they ask for.
         """
+        if caller is not None:
+            if end_user not in (None, caller):
+                return SessionList(sessions=[], next_cursor=None)
+            end_user = caller
         if require_user and end_user is None:
             return SessionList(sessions=[], next_cursor=None)
         page = self.store.list(tenant, end_user=end_user, limit=limit, cursor=cursor)

@@ -116,7 +116,9 @@ def register(route: RouteTable, service: Service) -> None:
             Query(max_length=128, description="只看这个最终用户的会话（only this end user's）"),
         ] = None,
     ) -> SessionList:
-        return service.list_sessions(tenant(app), end_user=user, limit=limit, cursor=cursor)
+        return service.list_sessions(
+            tenant(app), end_user=user, limit=limit, cursor=cursor, caller=end_user(app)
+        )
 
     @route(
         "GET",

@@ -750,6 +750,19 @@ def test_rest_callers_without_an_end_user_header_keep_tenant_wide_access(api: Ap
     assert replies[-1].body["deleted"] is True
 
 
+def test_a_rest_caller_with_an_end_user_header_lists_only_their_own_sessions(api: Api) -> None:
+    # GIVEN sessions of two end users and one without an owner
+    api.start(headers=coze_headers("u1"))
+    api.start(headers=coze_headers("u2"))
+    api.start()
+    # WHEN u1 lists, with no filter or with u2 as the filter
+    mine = api.get("/v1/sessions", headers=coze_headers("u1")).body["sessions"]
+    theirs = api.get("/v1/sessions", headers=coze_headers("u1"), query={"user": "u2"}).body
+    # THEN u1 sees only u1's session, never u2's
+    assert [s["end_user"] for s in mine] == ["u1"]
+    assert theirs["sessions"] == []
+
+
 def test_coze_listing_without_a_caller_identity_lists_nothing(api: Api) -> None:
     # GIVEN sessions of two Coze users and one started without a caller header
     api.post("/coze/sessions/start", ANALYSIS, headers=coze_headers("u1"))
