@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -12,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import taskchain
+from taskchain.requests import ChainRequest, SubmitIn, parse
 from taskchain.service import Service
-from taskchain.store.sqlite import SqliteStore
+from taskchain.store.sqlite import SqliteStore, WriteMeter
 
 TARGETS_MS = {"one-shot 4-step": 1.0, "one-shot 20-step": 5.0, "guided submit (SQLite)": 2.0}
 
@@ -64,7 +68,8 @@ def twenty_step_chain() -> dict[str, Any]:
     }
 
 
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "quality" / "corpus" / "analysis-zh"
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "quality" / "corpus" / "analysis-zh"
 
 
 def bench_guided_submit(repeat: int) -> float:
@@ -87,16 +92,67 @@ def bench_guided_submit(repeat: int) -> float:
         }
         pending = []
         for i in range(repeat + 5):
-            started = service.start(varied(request, i), tenant="bench")
-            pending.append((started["session_id"], started["ready_steps"][0]["step_id"]))
+            started = service.start(parse(ChainRequest, varied(request, i)), tenant="bench")
+            pending.append((started.session_id, started.ready_steps[0].step_id))
         it = iter(pending)
 
         def one(_: int) -> None:
+            # Timed from the request as a caller sends it: parsing is part of a submit.
             session_id, step_id = next(it)
-            result = service.submit("bench", session_id, step_id, {"output": output})
-            assert result["accepted"], [f for f in result["feedback"] if not f["passed"]]
+            body = parse(SubmitIn, {"output": output})
+            result = service.submit("bench", session_id, step_id, body)
+            assert result.accepted, [f for f in result.feedback if not f.passed]
 
         return median_ms(one, repeat=repeat, warmup=5)
+
+
+def sqlite_bytes_per_session() -> tuple[float, float]:
+    """Bytes a 20-step guided session writes on SQLite, over the output submitted to it.
+
+    The session of ``test_a_20_step_session_writes_about_its_output_once``: 20 steps, each
+    accepted on its first submit with a ~2 KB output built to pass every check, through the
+    engine, each version saved over the previous one. Returns two ratios: the bytes of every
+    INSERT/UPDATE/DELETE from create to the last save, values expanded, as SQLite's trace sees
+    them (:class:`~taskchain.store.sqlite.WriteMeter`), over the UTF-8 bytes submitted; and the
+    growth of the WAL over the saves (every page each commit wrote) over the same.
+    """
+    sys.path.insert(0, str(ROOT))  # the outputs come from the tests' own builder
+    from taskchain import engine
+    from tests.factories import T0, FakeClock, build_chain, custom_step, passing_output, start_chain
+
+    steps = [
+        custom_step(
+            f"s{i:02d}",
+            *([f"s{i - 1:02d}"] if i > 1 else []),
+            validation_rules={"min_length": 560},
+        )
+        for i in range(1, 21)
+    ]
+    definition, registry = build_chain(steps=steps, focus_areas=["成本", "客流"])
+    session = start_chain(definition)
+    meter = WriteMeter()
+    with tempfile.TemporaryDirectory() as home:
+        db = Path(home) / "sessions.db"
+        store = SqliteStore(db, clock=FakeClock(), trace=meter)
+        store.ping()
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN")  # a snapshot: SQLite cannot rewind the WAL while it is held
+        holder.execute("SELECT count(*) FROM sessions").fetchall()
+        store.create(session)
+        wal_start = os.path.getsize(f"{db}-wal")
+        submitted = 0
+        for n, spec in enumerate(definition.steps, start=1):
+            output = passing_output(session, spec.id, registry)
+            outcome = engine.submit(session, spec.id, output, now=T0 + 30 * n, registry=registry)
+            assert outcome.accepted, [f for f in outcome.feedback if not f.passed]
+            store.save(outcome.session, expected_version=session.version)
+            session = outcome.session
+            submitted += len(output.encode())
+        wal = os.path.getsize(f"{db}-wal") - wal_start
+        holder.rollback()
+        holder.close()
+        store.close()
+    return meter.bytes / submitted, wal / submitted
 
 
 def main() -> None:
@@ -124,6 +180,11 @@ def main() -> None:
     for name, value in figures.items():
         target = TARGETS_MS[name]
         print(f"{name:<26}{value:>10.3f}{target:>11.1f}  {'ok' if value <= target else 'OVER'}")
+    ratio, wal = sqlite_bytes_per_session()
+    print(
+        f"SQLite bytes written per 20-step session / submitted output: {ratio:.2f}"
+        f" (target 2.0, {'ok' if ratio <= 2 else 'OVER'}; WAL pages written: {wal:.1f})"
+    )
 
 
 if __name__ == "__main__":

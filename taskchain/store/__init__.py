@@ -80,7 +80,7 @@ class SessionStore(Protocol):
     and leave the stored session unchanged when they do.
 
     A backend that writes per-step items may write only the records whose
-    ``StepRecord.changed_in == session.version``; memory and SQLite store the whole session.
+    ``StepRecord.changed_in == session.version``; the memory store keeps the whole session.
     """
 
     def create(self, session: Session) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import sys
 import threading
@@ -24,39 +25,40 @@ from taskchain.store import (
     session_exists,
     session_not_found,
     stale_version,
-    summarize,
 )
+from taskchain.store import sqlite_layout as layout
+from taskchain.store.sqlite_layout import LIVE, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
+_BLOB_LITERAL = re.compile(r"[xX]'([0-9a-fA-F]*)'")
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-# _MIGRATIONS[n] takes a database from user_version n to n + 1; a new schema appends a step, so
-# a file written by an older taskchain is upgraded in place on first use.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """
-        CREATE TABLE sessions (
-            tenant      TEXT NOT NULL,
-            session_id  TEXT NOT NULL,
-            version     INTEGER NOT NULL,
-            status      TEXT NOT NULL,
-            end_user    TEXT,
-            task_type   TEXT NOT NULL,
-            created_at  REAL NOT NULL,
-            updated_at  REAL NOT NULL,
-            expires_at  REAL,
-            body        TEXT NOT NULL,
-            PRIMARY KEY (tenant, session_id)
-        )
-        """,
-        # Serves list(): the tenant's sessions in page order, newest first.
-        "CREATE INDEX sessions_by_created ON sessions (tenant, created_at, session_id)",
-        # Serves the purge of expired sessions without a full scan.
-        "CREATE INDEX sessions_by_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL",
-    ),
-)
-assert len(_MIGRATIONS) == SCHEMA_VERSION
 
-_LIVE = "(expires_at IS NULL OR expires_at > ?)"
+class WriteMeter:
+    """Counts what a store asks SQLite to write; pass one as ``SqliteStore(trace=...)``.
+
+    SQLite hands the trace every statement with its bound values written in (its
+    ``sqlite3_expanded_sql``). The meter adds up the UTF-8 bytes of every ``INSERT``, ``UPDATE``
+    and ``DELETE`` so written, a BLOB counted at its size rather than as the hex that spells it:
+    the values stored plus the statement around them, so never less than the row data changed.
+
+    Attributes
+    ----------
+    bytes : int
+        The bytes counted so far.
+    statements : int
+        The writing statements counted so far.
+    """
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.statements = 0
+
+    def __call__(self, statement: str) -> None:
+        if not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return  # reads, BEGIN/COMMIT, and the "-- TRIGGER" lines of a trigger's statements
+        text = _BLOB_LITERAL.sub(lambda blob: "b" * (len(blob[1]) // 2), statement)
+        self.bytes += len(text.encode())
+        self.statements += 1
 
 
 def default_home(*, environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
@@ -116,6 +118,10 @@ class SqliteStore:
     busy_timeout_ms
         How long to wait for another connection's write lock before giving up with
         :class:`~taskchain.errors.StoreError`.
+    trace
+        Called with every statement SQLite runs on the store's connection, its parameters
+        expanded (``sqlite3.Connection.set_trace_callback``): for diagnostics, and for
+        measuring what the store writes.
 
     Attributes
     ----------
@@ -129,58 +135,53 @@ class SqliteStore:
         *,
         clock: Callable[[], float] = time.time,
         busy_timeout_ms: int = 5000,
+        trace: Callable[[str], object] | None = None,
     ) -> None:
         self.path = os.fspath(path) if path is not None else str(default_home() / "sessions.db")
         self._clock = clock
         self._busy_timeout_ms = int(busy_timeout_ms)
+        self._trace = trace
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
     # --- SessionStore ---------------------------------------------------------------------------
 
     def create(self, session: Session) -> None:
-        """Store a new session; see :meth:`taskchain.store.SessionStore.create`."""
-        with self._db() as db:
+        """Store a new session; see :meth:`taskchain.store.SessionStore.create`.
+
+        Writes the header, the definition and every step record in one transaction.
+        """
+        with self._transaction() as db:
             # Purging here keeps the file from growing with sessions nobody can read any more,
-            # and frees the id of an expired session for reuse.
+            # and frees the id of an expired session for reuse (the trigger takes its parts).
             db.execute("DELETE FROM sessions WHERE expires_at <= ?", (self._clock(),))
             try:
-                db.execute(
-                    "INSERT INTO sessions (tenant, session_id, version, status, end_user,"
-                    " task_type, created_at, updated_at, expires_at, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (session.tenant, session.session_id, *_columns(session)),
-                )
+                layout.insert_session(db, session)
             except sqlite3.IntegrityError:
                 raise session_exists(session.session_id) from None
 
     def get(self, tenant: str, session_id: str) -> Session | None:
         """The live session, or ``None``; see :meth:`taskchain.store.SessionStore.get`."""
-        with self._db() as db:
-            row = db.execute(
-                f"SELECT body FROM sessions WHERE tenant = ? AND session_id = ? AND {_LIVE}",
-                (tenant, session_id, self._clock()),
-            ).fetchone()
-        return None if row is None else Session.model_validate_json(row[0])
+        # One read transaction: its header, definition and steps come from the same save.
+        with self._transaction(write=False) as db:
+            return layout.read_session(db, tenant, session_id, self._clock())
 
     def save(self, session: Session, *, expected_version: int) -> None:
-        """Replace the session if still at ``expected_version``; see ``SessionStore.save``."""
+        """Replace the session if still at ``expected_version``; see ``SessionStore.save``.
+
+        One transaction writes the header (checking the version in the same statement) and only
+        the step records that changed since ``expected_version`` (``changed_in >
+        expected_version``; for the usual save of ``expected_version + 1``, those with
+        ``changed_in == session.version``); the definition is never written again.
+        """
         check_save(session, expected_version)
         now = self._clock()
-        with self._db() as db:
-            # Compare and set in one statement: SQLite serializes writers, so of two writers
-            # (threads or processes) holding the same expected_version exactly one matches.
-            updated = db.execute(
-                "UPDATE sessions SET version = ?, status = ?, end_user = ?, task_type = ?,"
-                " created_at = ?, updated_at = ?, expires_at = ?, body = ?"
-                f" WHERE tenant = ? AND session_id = ? AND version = ? AND {_LIVE}",
-                (*_columns(session), session.tenant, session.session_id, expected_version, now),
-            ).rowcount
-            if updated == 1:
+        with self._transaction() as db:
+            if layout.update_session(db, session, expected_version=expected_version, now=now):
                 return
             # Nothing written; only now find out why, for the caller's error.
             row = db.execute(
-                f"SELECT version FROM sessions WHERE tenant = ? AND session_id = ? AND {_LIVE}",
+                f"SELECT version FROM sessions WHERE tenant = ? AND session_id = ? AND {LIVE}",
                 (session.tenant, session.session_id, now),
             ).fetchone()
         if row is None:
@@ -191,8 +192,9 @@ class SqliteStore:
         """Delete the session; see :meth:`taskchain.store.SessionStore.delete`."""
         with self._db() as db:
             # An expired row is left to the purge: for the caller it is already gone (False).
+            # One statement, so one transaction: the trigger deletes the session's other rows.
             deleted = db.execute(
-                f"DELETE FROM sessions WHERE tenant = ? AND session_id = ? AND {_LIVE}",
+                f"DELETE FROM sessions WHERE tenant = ? AND session_id = ? AND {LIVE}",
                 (tenant, session_id, self._clock()),
             ).rowcount
         return deleted > 0
@@ -210,9 +212,13 @@ class SqliteStore:
         limit: int = 20,
         cursor: str | None = None,
     ) -> SessionPage:
-        """A page of live sessions, newest first; see :meth:`taskchain.store.SessionStore.list`."""
+        """A page of live sessions, newest first; see :meth:`taskchain.store.SessionStore.list`.
+
+        Reads the header rows only: a page costs its summaries, not its sessions' outputs.
+        """
         check_limit(limit)
-        sql = f"SELECT body FROM sessions WHERE tenant = ? AND {_LIVE}"
+        columns = ", ".join(layout.SUMMARY_COLUMNS)
+        sql = f"SELECT {columns} FROM sessions WHERE tenant = ? AND {LIVE}"
         params: tuple[Any, ...] = (tenant, self._clock())
         if end_user is not None:
             sql += " AND end_user = ?"
@@ -227,7 +233,7 @@ class SqliteStore:
         params += (limit + 1,)
         with self._db() as db:
             rows = db.execute(sql, params).fetchall()
-        items = [summarize(Session.model_validate_json(body)) for (body,) in rows[:limit]]
+        items = [layout.summary(row) for row in rows[:limit]]
         last = items[-1] if len(rows) > limit else None
         return SessionPage(
             items=items,
@@ -267,9 +273,39 @@ class SqliteStore:
             except sqlite3.ProgrammingError:
                 raise  # a bug in this module, not an unavailable store
             except (sqlite3.DatabaseError, OSError) as exc:
-                # Every statement runs in autocommit mode, so a failed one wrote nothing: the
-                # session is as it was before the call.
+                # A failed call wrote nothing: a lone statement runs in autocommit mode, several
+                # run in one transaction that is rolled back (see _transaction).
                 raise _unavailable(exc) from exc
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """The connection inside one transaction, committed when the block ends, rolled back if
+        it raises (or if the process dies first: SQLite keeps only committed transactions).
+
+        A write transaction is ``IMMEDIATE``: it takes the write lock before its first read
+        (waiting up to the busy timeout for another writer), so it reads the latest version and
+        is never refused for a stale snapshot. A read transaction sees one snapshot throughout
+        and does not block writers (WAL).
+        """
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback(db)
+                raise
+
+    def _rollback(self, db: sqlite3.Connection) -> None:
+        """End the open transaction, writing nothing; drop the connection if that fails."""
+        if not db.in_transaction:
+            return  # SQLite rolled it back already (as it does after some I/O errors)
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            # Closing rolls back too; the next call opens a fresh connection.
+            self._conn = None
+            db.close()
 
     def _open(self) -> sqlite3.Connection:
         """Connect, switch to WAL, and bring the schema up to date."""
@@ -278,12 +314,15 @@ class SqliteStore:
         conn = sqlite3.connect(
             self.path,
             timeout=self._busy_timeout_ms / 1000,
-            # Autocommit: each statement is its own transaction; _migrate opens one explicitly.
+            # Autocommit: a lone statement is its own transaction; _transaction and _migrate
+            # open one explicitly around several.
             isolation_level=None,
             # Shared by the store's threads, one at a time under self._lock.
             check_same_thread=False,
         )
         try:
+            if self._trace is not None:
+                conn.set_trace_callback(self._trace)
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
             _migrate(conn)
@@ -293,26 +332,13 @@ class SqliteStore:
         return conn
 
 
-def _columns(session: Session) -> tuple[Any, ...]:
-    """The row's columns after (tenant, session_id), in table order."""
-    return (
-        session.version,
-        session.status,
-        session.end_user,
-        session.definition.task_type,
-        session.created_at,
-        session.updated_at,
-        session.expires_at,
-        session.model_dump_json(),
-    )
-
-
 def _migrate(conn: sqlite3.Connection) -> None:
     """Apply the migrations the file has not seen yet, in one write transaction."""
     if _user_version(conn) == SCHEMA_VERSION:
         return
-    # IMMEDIATE takes the write lock first, so two processes opening a new file do not both
-    # create the table; the version is read again under the lock.
+    # IMMEDIATE takes the write lock first, so two processes opening a new (or old) file do not
+    # both create (or migrate) the tables; the version is read again under the lock. One
+    # transaction: a migration interrupted halfway leaves the file as it was.
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = _user_version(conn)
@@ -324,9 +350,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 f"{SCHEMA_VERSION}; upgrade taskchain",
                 details={"schema_version": current, "supported": SCHEMA_VERSION},
             )
-        for steps in _MIGRATIONS[current:]:
-            for statement in steps:
-                conn.execute(statement)
+        if current == 0:
+            layout.create_schema(conn)  # a new file
+        else:
+            for migration in layout.MIGRATIONS[current - 1 :]:
+                migration(conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -350,4 +378,4 @@ def _unavailable(exc: sqlite3.DatabaseError | OSError) -> StoreError:
     )
 
 
-__all__ = ["SCHEMA_VERSION", "SqliteStore", "default_home"]
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "WriteMeter", "default_home"]
