@@ -45,7 +45,7 @@ def build_store(settings: Settings, *, clock: Callable[[], float] = time.time) -
             ) from None
         return SqliteStore(home / "sessions.db", clock=clock)
     if settings.store == "tablestore":
-        # Aliyun: the only branch that imports the tablestore SDK (on first use).
+        # Aliyun: the only branch that imports the tablestore SDK, on the store's first use.
         from taskchain.store.tablestore import TablestoreStore
 
         assert settings.table_name is not None  # Settings.from_env requires it for tablestore
@@ -55,7 +55,8 @@ def build_store(settings: Settings, *, clock: Callable[[], float] = time.time) -
             instance_name=settings.ots_instance,
             clock=clock,
         )
-    # dynamodb: the only branch that imports boto3, so the other stores start without it.
+    # dynamodb: the only branch that imports boto3 (on the store's first use), so the other stores
+    # never import it.
     from taskchain.store.dynamodb import DynamoDBStore
 
     assert settings.table_name is not None  # Settings.from_env requires it for dynamodb

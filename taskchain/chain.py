@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-
-import fastjsonschema
+from typing import Any
 
 from taskchain.capabilities import CapabilityRegistry, inline_capability
 from taskchain.errors import chain_error, missing_field
@@ -92,15 +91,7 @@ def _custom_step(index: int, step: CustomStepIn, registry: CapabilityRegistry) -
     )
     rules = step.validation_rules or ValidationRules()
     if rules.json_schema is not None:
-        try:
-            compiled_schema(json.dumps(rules.json_schema, sort_keys=True))
-        except fastjsonschema.JsonSchemaDefinitionException as exc:
-            raise chain_error(  # the validator's English words go in details, not the message
-                f"步骤 {step_id} 的 json_schema 不是有效的 JSON Schema（原因见 details.reason）",
-                f"step {step_id} has an invalid json_schema: {exc}",
-                step_id=step_id,
-                reason=str(exc),
-            ) from None
+        _check_json_schema(step_id, rules.json_schema)
     if (
         rules.min_length is not None
         and rules.max_length is not None
@@ -132,3 +123,50 @@ def _custom_step(index: int, step: CustomStepIn, registry: CapabilityRegistry) -
         validation_rules=rules,
         max_attempts=step.max_attempts or DEFAULT_MAX_ATTEMPTS,
     )
+
+
+def _check_json_schema(step_id: str, schema: dict[str, Any]) -> None:
+    """Compile a step's JSON schema once; refuse one that cannot be compiled, and any ``$ref``
+    outside the schema itself (fastjsonschema would fetch it: a URL, a file on this machine).
+
+    Raises
+    ------
+    ChainError
+        With the reason in ``details.reason`` (the validator's English words, never exception text).
+    """
+    import re
+
+    import fastjsonschema  # only a step with a json_schema needs it: not at cold start
+
+    outside = _outside_ref(schema)
+    if outside is not None:
+        reason = f"$ref {outside!r} is outside the schema: a $ref must start with #"
+    else:
+        try:
+            compiled_schema(json.dumps(schema, sort_keys=True))
+            return
+        except (fastjsonschema.JsonSchemaDefinitionException, re.error) as exc:
+            reason = str(exc)
+        except Exception:  # wrong types where schemas belong, nesting too deep to compile
+            reason = "the schema cannot be compiled"
+    raise chain_error(  # the validator's English words go in details, not the message
+        f"步骤 {step_id} 的 json_schema 不是有效的 JSON Schema（原因见 details.reason）",
+        f"step {step_id} has an invalid json_schema: {reason}",
+        step_id=step_id,
+        reason=reason,
+    )
+
+
+def _outside_ref(schema: Any) -> str | None:
+    """The first ``$ref`` in ``schema`` that does not point inside it (``#...``), if any."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                return ref
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None

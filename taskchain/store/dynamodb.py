@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-
 from taskchain.errors import StoreError
 from taskchain.models import Session
 from taskchain.store import (
@@ -34,6 +32,7 @@ from taskchain.store.dynamodb_layout import (  # public names re-exported for ca
 
 if TYPE_CHECKING:
     from botocore.config import Config
+    from botocore.exceptions import ClientError
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 # The bounds of every AWS client taskchain builds (the session store's, the idempotency records',
@@ -359,6 +358,8 @@ class DynamoDBStore:
 
     def _try_transact(self, actions: Actions) -> Reasons | None:
         """One TransactWriteItems call: ``None`` if it committed, else why it was cancelled."""
+        from botocore.exceptions import ClientError
+
         with self._translated():
             try:
                 self._dynamodb().transact_write_items(TransactItems=actions)
@@ -371,6 +372,9 @@ class DynamoDBStore:
     @contextmanager
     def _translated(self) -> Iterator[None]:
         """Turn AWS and connection failures into :class:`StoreError`; let bugs through."""
+        # botocore is imported here, with the client, never at cold start.
+        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
         try:
             yield
         except ClientError as exc:

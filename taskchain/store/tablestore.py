@@ -6,28 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from tablestore import (
-    INF_MAX,
-    INF_MIN,
-    BatchGetRowRequest,
-    BatchWriteRowRequest,
-    ComparatorType,
-    CompositeColumnCondition,
-    Condition,
-    DeleteRowItem,
-    Direction,
-    LogicalOperator,
-    OTSClient,
-    OTSServiceError,
-    PutRowItem,
-    Row,
-    RowExistenceExpectation,
-    SingleColumnCondition,
-    TableInBatchGetRowItem,
-    TableInBatchWriteRowItem,
-)
+from typing import TYPE_CHECKING, Any
 
 from taskchain.errors import StoreError
 from taskchain.models import Session
@@ -50,14 +29,17 @@ from taskchain.store.tablestore_client import (
     unavailable,
 )
 
+if TYPE_CHECKING:
+    from tablestore import OTSClient
+
+# The tablestore SDK is imported by the methods that use it, on the first request that reaches
+# the store: importing it (aiohttp, numpy, protobuf...) takes longer than the rest of a cold start.
+
 # Module-level name: inside TablestoreStore, ``list`` is the method.
 Summaries = list[SessionSummary]
 
 _MAX_BATCH_GET = 100  # rows per BatchGetRow
 _LISTING_COLUMNS = ["created_at", "session_id"]
-_IGNORE = RowExistenceExpectation.IGNORE
-_EXISTS = RowExistenceExpectation.EXPECT_EXIST
-_NEW = Condition(RowExistenceExpectation.EXPECT_NOT_EXIST)
 
 
 class TablestoreStore:
@@ -134,20 +116,28 @@ class TablestoreStore:
         later session with the same id) is skipped by :meth:`list`, which checks ``created_at``
         against the session row.
         """
+        from tablestore import ComparatorType, Condition, PutRowItem, Row
+        from tablestore import RowExistenceExpectation as Expect
+
         key = layout.session_key(session.tenant, session.session_id)
         if key is None:
             raise ValueError(f"tenant and session id are longer than {layout.MAX_KEY_BYTES} bytes")
         listing = layout.listing_columns(session)
         self._batch_write(
-            [PutRowItem(Row(k, listing), Condition(_IGNORE)) for k in layout.listing_keys(session)]
+            [
+                PutRowItem(Row(k, listing), Condition(Expect.IGNORE))
+                for k in layout.listing_keys(session)
+            ]
         )
         row = Row(key, layout.session_columns(session))
-        if self._conditional(lambda ots, c: ots.put_row(self.table_name, row, c), _NEW):
+        new = Condition(Expect.EXPECT_NOT_EXIST)
+        if self._conditional(lambda ots, c: ots.put_row(self.table_name, row, c), new):
             return
         # The id is taken. An expired session's row may be replaced: PutRow drops every old
         # column, and its listing rows no longer match the new created_at.
         expired = Condition(
-            _EXISTS, _single("expires_at", float(self._clock()), ComparatorType.LESS_EQUAL)
+            Expect.EXPECT_EXIST,
+            _single("expires_at", float(self._clock()), ComparatorType.LESS_EQUAL),
         )
         if not self._conditional(lambda ots, c: ots.put_row(self.table_name, row, c), expired):
             raise session_exists(session.session_id)
@@ -168,6 +158,15 @@ class TablestoreStore:
         One UpdateRow writes the fields a save changes, the step list, and only the records with
         ``changed_in > expected_version``.
         """
+        from tablestore import (
+            ComparatorType,
+            CompositeColumnCondition,
+            Condition,
+            LogicalOperator,
+            Row,
+        )
+        from tablestore import RowExistenceExpectation as Expect
+
         check_save(session, expected_version)
         key = layout.session_key(session.tenant, session.session_id)
         if key is None:
@@ -188,7 +187,7 @@ class TablestoreStore:
             _single("expires_at", float(now), ComparatorType.GREATER_THAN, pass_if_missing=True)
         )
         update = Row(key, {"put": layout.save_columns(session, expected_version)})
-        condition = Condition(_EXISTS, live)
+        condition = Condition(Expect.EXPECT_EXIST, live)
         if self._conditional(lambda ots, c: ots.update_row(self.table_name, update, c), condition):
             return
         # UpdateRow cannot return the row that failed the check: read what is there now, to
@@ -204,6 +203,9 @@ class TablestoreStore:
         Reads the session's identity, deletes its row on condition that it is still the same
         session (the commit point), then its listing rows.
         """
+        from tablestore import ComparatorType, Condition, DeleteRowItem, Row
+        from tablestore import RowExistenceExpectation as Expect
+
         key = layout.session_key(tenant, session_id)
         if key is None:
             return False
@@ -211,7 +213,9 @@ class TablestoreStore:
         found = layout.summary(columns) if columns is not None else None
         if found is None:
             return False
-        same = Condition(_EXISTS, _single("created_at", found.created_at, ComparatorType.EQUAL))
+        same = Condition(
+            Expect.EXPECT_EXIST, _single("created_at", found.created_at, ComparatorType.EQUAL)
+        )
         # A concurrent delete got there first: the session was not ours to report.
         if not self._conditional(lambda ots, c: ots.delete_row(self.table_name, Row(key), c), same):
             return False
@@ -219,7 +223,10 @@ class TablestoreStore:
         # list (no session row) and freed by the TTL, so a failure here is not reported.
         with contextlib.suppress(StoreError):
             self._batch_write(
-                [DeleteRowItem(Row(k), Condition(_IGNORE)) for k in layout.listing_keys(found)]
+                [
+                    DeleteRowItem(Row(k), Condition(Expect.IGNORE))
+                    for k in layout.listing_keys(found)
+                ]
             )
         # Expired sessions are deleted too (freeing their storage now), but reported as gone.
         return found.expires_at is None or found.expires_at > self._clock()
@@ -238,6 +245,8 @@ class TablestoreStore:
         (BatchGetRow of the summary columns only, never an output), until one more than
         ``limit`` live sessions are found or the rows run out.
         """
+        from tablestore import INF_MAX, INF_MIN, Direction
+
         check_limit(limit)
         start, any_left = layout.listing_start(cursor)
         if end_user is None:
@@ -314,6 +323,8 @@ class TablestoreStore:
 
     def _conditional(self, write: Callable[[OTSClient, Any], object], condition: Any) -> bool:
         """One conditional PutRow, UpdateRow or DeleteRow: ``False`` if its condition failed."""
+        from tablestore import OTSServiceError
+
         with translated():
             try:
                 write(self._ots(), condition)
@@ -330,6 +341,8 @@ class TablestoreStore:
         """
         if not items:
             return
+        from tablestore import BatchWriteRowRequest, TableInBatchWriteRowItem
+
         request = BatchWriteRowRequest()
         request.add(TableInBatchWriteRowItem(self.table_name, list(items)))
         with translated():
@@ -353,6 +366,8 @@ class TablestoreStore:
         A listing row counts only if its session row exists, was created at the same instant
         (not an earlier session with the same id), has not expired, and has that end user.
         """
+        from tablestore import BatchGetRowRequest, TableInBatchGetRowItem
+
         keys = {sid: layout.session_key(tenant, sid) for _, sid in candidates}  # no repeats:
         ids = [sid for sid, key in keys.items() if key is not None]  # BatchGetRow refuses them
         summaries: dict[str, SessionSummary] = {}
@@ -396,6 +411,8 @@ class TablestoreStore:
 
 def _single(name: str, value: Any, comparator: int, *, pass_if_missing: bool = False) -> Any:
     """A condition on one column's latest value."""
+    from tablestore import SingleColumnCondition
+
     return SingleColumnCondition(name, value, comparator, pass_if_missing=pass_if_missing)
 
 

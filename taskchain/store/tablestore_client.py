@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-
-import urllib3
-from tablestore import OTSClient, OTSClientError, OTSServiceError
-from tablestore.retry import DefaultRetryPolicy
+from typing import TYPE_CHECKING
 
 from taskchain.errors import StoreError
+
+if TYPE_CHECKING:
+    from tablestore import OTSClient, OTSServiceError
+
+# The SDK (and urllib3 with it) is imported by the functions that build a client or translate its
+# errors, on the first request that uses the store: importing it takes longer than the rest of a
+# cold start.
 
 # A function answers within its timeout (60 s on FC): one request is at most 3 attempts (the
 # first and MAX_RETRIES retries, which the SDK makes only for throttling, and for reads also on
@@ -70,6 +74,10 @@ def new_client(
     StoreError
         No endpoint, instance or credentials: the SDK refuses to build a client.
     """
+    import urllib3
+    from tablestore import OTSClient, OTSClientError
+    from tablestore.retry import DefaultRetryPolicy
+
     env = os.environ
     policy = DefaultRetryPolicy()
     # The default policy retries throttling 20 times with waits of up to 3 s: longer than a
@@ -98,6 +106,9 @@ def translated() -> Iterator[None]:
 
     Callers that expect ``OTSConditionCheckFail`` catch it inside this block.
     """
+    import urllib3
+    from tablestore import OTSClientError, OTSServiceError
+
     try:
         yield
     except OTSServiceError as exc:

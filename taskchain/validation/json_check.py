@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import fastjsonschema
-
 from taskchain.models import Feedback, Rule
 from taskchain.validation.context import Context, result, t
 from taskchain.validation.rules import compiled_schema
@@ -15,6 +13,8 @@ _JSON_FENCE = re.compile(r"```(?:json)?\s*\n(?P<body>.*?)\n```", re.DOTALL)
 
 
 def schema_check(ctx: Context, rule: Rule) -> Feedback:
+    import fastjsonschema  # only custom steps with a json_schema need it: not at cold start
+
     schema = ctx.step.validation_rules.json_schema
     fence = _JSON_FENCE.search(ctx.output)
     raw = fence.group("body") if fence else ctx.output

@@ -8,8 +8,6 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-import fastjsonschema
-
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.models import (
     Capability,
@@ -421,4 +419,6 @@ def rule_ids(rules: Iterable[Rule]) -> frozenset[str]:
 @lru_cache(maxsize=128)
 def compiled_schema(schema_json: str) -> Any:
     """A compiled validator for a JSON schema given as canonical JSON text (cached)."""
+    import fastjsonschema  # only custom steps with a json_schema need it: not at cold start
+
     return fastjsonschema.compile(json.loads(schema_json))

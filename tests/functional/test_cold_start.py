@@ -1,0 +1,90 @@
+"""A cold start in each platform's configuration imports no cloud SDK: the store's first use does.
+
+Each test starts a fresh interpreter with the shell's deployed configuration, builds the handler
+as the platform would, answers one request that needs no store, and lists the SDK modules then
+in ``sys.modules``. (``bench/cold_start.py`` measures what the cold start costs.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from taskchain.http.auth import token_digest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKENS = f"coze=sha256:{token_digest('test-token')}"
+LAMBDA_ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "taskchain",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "TASKCHAIN_STORE": "dynamodb",
+    "TASKCHAIN_TABLE_NAME": "taskchain-sessions",
+    "TASKCHAIN_IDEMPOTENCY_TABLE_NAME": "taskchain-idempotency",
+    "TASKCHAIN_API_TOKENS": TOKENS,
+}
+FC_ENV = {
+    "TASKCHAIN_STORE": "tablestore",
+    "TASKCHAIN_TABLE_NAME": "taskchain_sessions",
+    "TASKCHAIN_IDEMPOTENCY_TABLE_NAME": "taskchain_idempotency",
+    "TASKCHAIN_OTS_ENDPOINT": "https://example.cn-hangzhou.ots.aliyuncs.com",
+    "TASKCHAIN_OTS_INSTANCE": "example",
+    "TASKCHAIN_API_TOKENS": TOKENS,
+}
+# Run after the handler is built: one request that needs no store, then the SDK modules loaded.
+# The bare ``botocore`` package is not listed: Powertools' own __init__ imports it (only it, for
+# its user agent) in every configuration, so the floor of any Powertools handler has it too.
+REPORT = """
+import json, sys
+from taskchain.http.events import LocalContext, http_event
+reply = handler(http_event("GET", "/health"), LocalContext())
+sdk = sorted(
+    m for m in sys.modules
+    if m.split(".")[0] in ("boto3", "s3transfer", "tablestore", "aiohttp")
+    or m.startswith(("botocore.", "aws_lambda_powertools.utilities.idempotency"))
+)
+print(json.dumps({"status": reply["statusCode"], "sdk": sdk}))
+"""
+
+
+def cold_start(env: Mapping[str, str], build: str) -> dict[str, object]:
+    """What a fresh interpreter with ``env`` has imported after ``build`` and one /health."""
+    prefixes = ("TASKCHAIN_", "AWS_", "ALIBABA_CLOUD_")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    result = subprocess.run(
+        [sys.executable, "-c", build + REPORT],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    report: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_the_lambda_shell_starts_without_boto3_or_botocore() -> None:
+    # GIVEN the Lambda configuration (DynamoDB sessions and idempotency records, service tokens)
+    # WHEN the shell is imported (it builds the handler) and answers a request without the store
+    report = cold_start(LAMBDA_ENV, "from handlers.aws_lambda import handler")
+    # THEN neither boto3 nor any botocore module has been imported yet
+    assert report == {"status": 200, "sdk": []}
+
+
+def test_the_fc_shell_builds_its_handler_without_the_tablestore_sdk() -> None:
+    # GIVEN the Function Compute configuration (Tablestore sessions and idempotency records)
+    # WHEN the shell builds its handler, as on its first call, and answers a request without
+    # the store
+    report = cold_start(
+        FC_ENV,
+        "import handlers.aliyun_fc\n"
+        "from taskchain.bootstrap import cached_handler\n"
+        "handler = cached_handler()\n",
+    )
+    # THEN the tablestore SDK (nor boto3, nor botocore) has not been imported yet
+    assert report == {"status": 200, "sdk": []}
