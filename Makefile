@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint type check eval bench fc-build clean serve invoke validate build deploy coze-spec requirements
+.PHONY: help setup run test lint type check eval bench bench-peers fc-build clean serve invoke validate build deploy coze-spec requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -37,8 +37,26 @@ check: lint type test ## lint + types + tests
 eval: $(STAMP) ## judge the quality corpus: good answers refused and defects caught, per kind
 	$(BIN)/python -m tests.quality.evaluate
 
-bench: $(STAMP) ## medians of one-shot runs and guided submits
+bench: $(STAMP) ## medians of one-shot runs and guided submits (by position), SQLite bytes, cold imports
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/cold_start.py
+
+# LangGraph, the tool people would otherwise use, in a virtual environment of its own (never in
+# taskchain's dependencies or make test), with this repository installed beside it.
+PEERS_VENV := .venv-peers
+LANGGRAPH_VERSION := 1.2.24
+LANGGRAPH_SQLITE_VERSION := 3.1.2
+PEERS_STAMP := $(PEERS_VENV)/.installed-$(LANGGRAPH_VERSION)-$(LANGGRAPH_SQLITE_VERSION)
+
+$(PEERS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -e . \
+		langgraph==$(LANGGRAPH_VERSION) langgraph-checkpoint-sqlite==$(LANGGRAPH_SQLITE_VERSION)
+	@touch $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP) ## guided submit vs LangGraph interrupt/resume on SQLite: per-step medians, disk
+	$(PEERS_VENV)/bin/python bench/peers.py
 
 serve: $(STAMP) ## local HTTP server on 127.0.0.1:8080 turning requests into function-URL events
 	$(BIN)/python -m handlers.local_server --host 127.0.0.1 --port $${PORT:-8080}

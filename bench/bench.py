@@ -1,4 +1,5 @@
-"""Benchmarks: one-shot runs in-process and a guided submit on the SQLite store (medians)."""
+"""Benchmarks: one-shot runs in-process and guided submits on the SQLite store (medians), by
+position in a 20-step chain too."""
 
 from __future__ import annotations
 
@@ -106,6 +107,129 @@ def bench_guided_submit(repeat: int) -> float:
         return median_ms(one, repeat=repeat, warmup=5)
 
 
+def position_chain(
+    steps: int = 20, *, target: str = "评估在三个城市同时开设门店的可行性"
+) -> dict[str, Any]:
+    """A custom chain of ``steps`` steps in sequence, each with a capability, sized for ~2 KB
+    outputs (at least 560 characters each)."""
+    caps = ["理解分析", "信息检索", "逻辑推理", "风险评估", "结果整合"]
+    return {
+        "task_type": "custom",
+        "target": target,
+        "config": {"focus_areas": ["成本", "客流"]},
+        "custom_chain": [
+            {
+                "id": f"s{i:02d}",
+                "name": f"步骤 {i}",
+                "description": f"第 {i} 步：推进对目标的分析",
+                "required_capabilities": [caps[i % len(caps)]],
+                "dependencies": [f"s{i - 1:02d}"] if i > 1 else [],
+                "validation_rules": {"min_length": 560},
+            }
+            for i in range(1, steps + 1)
+        ],
+    }
+
+
+def guided_outputs(
+    service: Service, request: dict[str, Any], steps: list[int]
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Start one session of ``request`` per entry of ``steps`` and write the outputs of its
+    first ``steps[n]`` steps ahead of time.
+
+    Each output passes its step's checks (``tests.factories.good_output``, from the step's
+    guidance) and differs from session to session, so no submit is served from the caches of
+    another. Returns, per session, ``(session_id, [(step_id, output), ...])``; the sessions
+    are left at version 1, nothing submitted.
+    """
+    sys.path.insert(0, str(ROOT))  # the outputs come from the tests' own builder
+    from taskchain import chain as chains
+    from taskchain import engine
+    from taskchain.guidance import guide
+    from tests.factories import good_output
+
+    out = []
+    for n, count in enumerate(steps):
+        view = service.start(parse(ChainRequest, varied(request, n)), tenant="bench")
+        session = service.store.get("bench", view.session_id)
+        assert session is not None
+        registry = chains.registry_for(session.definition)
+        texts = []
+        for step in session.definition.steps[:count]:
+            # Made-up words now and then read as another subject: take the first that passes,
+            # tried on a copy of the session, as the submits will find it.
+            for attempt in range(20):
+                text = good_output(guide(session, step.id, registry), variant=f"{n}.{attempt}")
+                tried = engine.submit(session, step.id, text, now=time.time(), registry=registry)
+                if tried.accepted:
+                    break
+            assert tried.accepted, [f for f in tried.feedback if not f.passed]
+            session = tried.session
+            texts.append((step.id, text))
+        out.append((view.session_id, texts))
+    return out
+
+
+def staggered(lanes: int, steps: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """An order of submits, ``(session, position)``, in which every position is timed all
+    through the run, not one position at a time.
+
+    ``lanes`` lanes work sessions of ``steps`` steps side by side, one submit each per round.
+    Lane ``g`` starts ``g % steps`` steps into its first session (session ``2g``; those submits
+    come first, untimed) and goes on with session ``2g + 1`` when that one is done. Over
+    ``steps`` rounds each lane submits every position once, and each round holds every
+    position alike, so a slower stretch of the machine falls on all positions, and between two
+    submits of one session every other lane has submitted once (a server with many users,
+    whose caches hold a few sessions, not all). Returns the untimed submits and the timed ones,
+    in order.
+    """
+    warmup = [(2 * g, p) for p in range(steps) for g in range(lanes) if p < g % steps]
+    timed = []
+    for r in range(steps):
+        for g in range(lanes):
+            position = g % steps + r
+            timed.append((2 * g, position) if position < steps else (2 * g + 1, position - steps))
+    return warmup, timed
+
+
+def bench_guided_positions(lanes: int) -> tuple[list[float], float, float]:
+    """Server-side time of each guided submit of a 20-step chain, by the step's position.
+
+    Sessions on one SQLite file are worked through side by side in ``lanes`` lanes, in the
+    :func:`staggered` order. Each submit is timed from the request body as a caller sends it
+    to the answer. Returns the median of each position (ms), and the medians over positions
+    1–5 and 16–20.
+    """
+    steps = 20
+    warmup, timed = staggered(lanes, steps)
+    need = [0] * (2 * lanes)
+    for n, position in warmup + timed:
+        need[n] = max(need[n], position + 1)
+    with tempfile.TemporaryDirectory() as home:
+        service = Service(SqliteStore(Path(home) / "sessions.db"))
+        planned = guided_outputs(service, position_chain(steps), need)
+
+        def submit(n: int, position: int) -> float:
+            session_id, texts = planned[n]
+            step_id, output = texts[position]
+            started = time.perf_counter()
+            body = parse(SubmitIn, {"output": output})
+            result = service.submit("bench", session_id, step_id, body)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert result.accepted, [f for f in result.feedback if not f.passed]
+            return elapsed
+
+        for n, position in warmup:
+            submit(n, position)
+        samples: list[list[float]] = [[] for _ in range(steps)]
+        for n, position in timed:
+            samples[position].append(submit(n, position))
+    medians = [statistics.median(s) for s in samples]
+    first = statistics.median(x for s in samples[:5] for x in s)
+    last = statistics.median(x for s in samples[15:] for x in s)
+    return medians, first, last
+
+
 def sqlite_bytes_per_session() -> tuple[float, float]:
     """Bytes a 20-step guided session writes on SQLite, over the output submitted to it.
 
@@ -159,6 +283,9 @@ def main() -> None:
     """Print the medians against their targets."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument(
+        "--lanes", type=int, default=40, help="sessions worked side by side, by position"
+    )
     args = parser.parse_args()
     four = {
         "task_type": "analysis",
@@ -180,6 +307,15 @@ def main() -> None:
     for name, value in figures.items():
         target = TARGETS_MS[name]
         print(f"{name:<26}{value:>10.3f}{target:>11.1f}  {'ok' if value <= target else 'OVER'}")
+    by_position, first, last = bench_guided_positions(args.lanes)
+    print(
+        f"guided submit by position (20-step chain, SQLite, {args.lanes} sessions side by side),"
+        " median ms: " + " ".join(f"{m:.2f}" for m in by_position)
+    )
+    print(
+        f"  steps 1-5: {first:.3f} ms, steps 16-20: {last:.3f} ms, ratio {last / first:.2f}"
+        f" (target 1.2, {'ok' if last <= 1.2 * first else 'OVER'})"
+    )
     ratio, wal = sqlite_bytes_per_session()
     print(
         f"SQLite bytes written per 20-step session / submitted output: {ratio:.2f}"

@@ -9,10 +9,18 @@ from taskchain.capabilities import CapabilityRegistry
 from taskchain.errors import ConflictError, NotFoundError, stale_version
 from taskchain.graph import descendants, eligible
 from taskchain.limits import SUMMARY_CHARS
-from taskchain.models import ChainDefinition, Feedback, Session, SessionStatus, StepRecord
+from taskchain.models import (
+    ChainDefinition,
+    Feedback,
+    Fingerprint,
+    Session,
+    SessionStatus,
+    StepRecord,
+)
 from taskchain.states import FINISHED, StepState, check_transition
 from taskchain.text import first_sentence
 from taskchain.validation import check
+from taskchain.validation.earlier import fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +89,10 @@ def submit(
     record = _workable(session, step_id, expected_version)
     step = session.definition.step(step_id)
     assert step is not None
-    earlier = {
-        r.step_id: r.output
+    # What the checks read of the completed steps: the fingerprint each kept when accepted
+    # (its output only for a record stored before fingerprints existed).
+    earlier: dict[str, str | Fingerprint] = {
+        r.step_id: r.fingerprint or r.output
         for r in session.records.values()
         if r.state is StepState.COMPLETED and r.output is not None
     }
@@ -105,6 +115,7 @@ def submit(
                 "finished_at": now,
                 "duration": duration if duration is not None else _since(record, now),
                 "changed_in": version,
+                "fingerprint": fingerprint(output, session.definition),
             }
         )
     elif attempts >= step.max_attempts:

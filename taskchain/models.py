@@ -261,11 +261,35 @@ class Feedback(Frozen):
     hint: str = Field(default="", description="没通过时怎样修改（how to fix it）")
 
 
+class Fingerprint(Frozen):
+    """What the checks of later steps read of an accepted output, kept with its step.
+
+    Computed once, when the output is accepted (:func:`taskchain.validation.earlier.fingerprint`),
+    so a later submit compares against it without reading the output again: step 20 costs
+    what step 2 costs.
+
+    Attributes
+    ----------
+    words : str
+        Its distinct content words, space-separated, in order of first use, less the words of
+        the target and the focus areas (no check compares those): ``not_repeat``'s overlap and
+        ``on_topic``'s "words the chain has used".
+    topic : tuple of str
+        The pieces of the target's key terms it uses outside quotations of the whole target:
+        ``on_topic``'s "target's words the chain itself has used".
+    """
+
+    words: str = ""
+    topic: tuple[str, ...] = ()
+
+
 class StepRecord(Frozen):
     """The mutable state of one step in a session.
 
     ``changed_in`` is the session version in which the record last changed: a store that writes
     per-step items writes only the records with ``changed_in == session.version``.
+    ``fingerprint`` is set with an accepted output (absent from records stored before it
+    existed; the checks then read the output itself).
     """
 
     step_id: str
@@ -280,6 +304,7 @@ class StepRecord(Frozen):
     finished_at: float | None = None
     duration: float | None = None  # seconds spent producing the accepted output, if measured
     changed_in: int = 1
+    fingerprint: Fingerprint | None = None  # what later steps' checks read of the output
 
     @property
     def finished(self) -> bool:

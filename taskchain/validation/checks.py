@@ -6,11 +6,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from taskchain.capabilities import CapabilityRegistry
-from taskchain.models import ChainDefinition, Feedback, Rule, StepSpec
+from taskchain.models import ChainDefinition, Feedback, Fingerprint, Rule, StepSpec
 from taskchain.structure import SectionName, read_sections
 from taskchain.substance import content_tokens, term_pieces
 from taskchain.validation.content_checks import CONTENT_CHECKS
 from taskchain.validation.context import Context, t
+from taskchain.validation.earlier import fingerprints
 from taskchain.validation.form_checks import FORM_CHECKS
 from taskchain.validation.json_check import schema_check
 from taskchain.validation.rules import required_sections, rules_for
@@ -20,6 +21,8 @@ _NOT_FOR_OUTLINES = frozenset(
     {"length", "min_items", "mentions", "reasoning", "focus_area", "on_topic", "no_filler"}
     | {"no_internal_repeat", "not_repeat"}
 )
+# The kinds of rule that read the outputs of earlier steps.
+_READ_EARLIER = frozenset({"on_topic", "not_repeat"})
 _CHECKS: Mapping[str, Callable[[Context, Rule], Feedback]] = {
     **FORM_CHECKS,
     **CONTENT_CHECKS,
@@ -45,7 +48,7 @@ def check(
     output: str,
     *,
     registry: CapabilityRegistry,
-    earlier: Mapping[str, str],
+    earlier: Mapping[str, str | Fingerprint],
     outline: bool = False,
 ) -> Verdict:
     """Judge ``output`` for ``step`` by every rule of :func:`rules_for`, and nothing else.
@@ -61,12 +64,18 @@ def check(
     registry
         Resolves the step's capabilities to their sections and checks.
     earlier
-        Outputs of the steps already completed, by step id, for the near-copy check.
+        Outputs of the steps already completed, by step id, for the near-copy and on-topic
+        checks: each as its :class:`~taskchain.models.Fingerprint` (what the engine keeps with
+        an accepted step) or as its text (fingerprinted here when a check reads it; the
+        verdicts are the same).
     outline
         The output is an outline to be filled in (the builtin executor's): rules about content
         are reported as ``info``, since an outline has no content to judge yet.
     """
     lang = definition.config.language
+    rules = rules_for(definition, step, registry)
+    # Only the checks of earlier outputs read them: texts are not fingerprinted for nothing.
+    reads_earlier = any(r.kind in _READ_EARLIER and not (outline and _exempt(r)) for r in rules)
     specs = required_sections(step, registry)
     wanted = tuple(SectionName(s.key, s.names()) for s, _ in specs)
     ctx = Context(
@@ -84,10 +93,10 @@ def check(
         wording=_wording(definition, step, registry),
         definition=definition,
         step=step,
-        earlier=earlier,
+        earlier=fingerprints(earlier, definition) if reads_earlier else {},
     )
     feedback = []
-    for rule in rules_for(definition, step, registry):
+    for rule in rules:
         if outline and _exempt(rule):
             # An outline has no content yet: say so rather than judge it.
             feedback.append(

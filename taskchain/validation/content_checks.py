@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from taskchain.models import Feedback, Rule
 from taskchain.substance import (
     comparable,
-    containment,
     content_tokens,
     full_sentences,
     has_term,
@@ -156,12 +155,12 @@ def _on_topic(ctx: Context, rule: Rule) -> Feedback:
         lowered = lowered.replace(area.lower(), " ")
     target = ctx.definition.target
     terms = rule.terms or ()
-    earlier = " ".join(text for step_id, text in ctx.earlier.items() if step_id != ctx.step.id)
+    earlier = [fp for step_id, fp in ctx.earlier.items() if step_id != ctx.step.id]
     if earlier:
         # Only the target's words the chain itself has used, outside quotations of the target
         # ("区咖" of "社区咖啡" is a piece no one writes).
-        said = earlier.lower().replace(target.lower(), " ")
-        attested = tuple(p for p in terms if has_term(said, p))
+        said = frozenset(p for fp in earlier for p in fp.topic)
+        attested = tuple(p for p in terms if p in said)
         terms = attested if len(attested) >= _MIN_ATTESTED else terms
     used = [p for p in terms if has_term(lowered, p)]
     need = max(1, math.ceil(len(terms) * (rule.min_share or 0.0))) if terms else 0
@@ -179,12 +178,13 @@ def _on_topic(ctx: Context, rule: Rule) -> Feedback:
             _retarget(ctx, target),
         )
     top = top_terms(lowered, rule.top_words, skip=ctx.wording | _tokens(" ".join(areas)))
-    known = _tokens(earlier) | _tokens(target)
-    shared = [w for w in top if w in known]
+    # The words of the target or of an earlier output (its fingerprint's, padded: " w ").
+    named, used_before = _tokens(target), [f" {fp.words} " for fp in earlier]
+    shared = [w for w in top if w in named or any(f" {w} " in s for s in used_before)]
     passed = len(shared) >= (rule.min_shared or 0) or (
         len(shared) >= (rule.min_shared_with_terms or 0) and len(used) >= need
     )
-    strange = [w for w in top if w not in known][:6]
+    strange = [w for w in top if w not in shared][:6]
     return result(
         ctx,
         rule,
@@ -316,12 +316,13 @@ def _language(ctx: Context, rule: Rule) -> Feedback:
 def _not_repeat(ctx: Context, rule: Rule) -> Feedback:
     limit = rule.max_similarity or 1.0
     ignore = frozenset(t for n in ctx.names for t in content_tokens(n))
-    mine = frozenset(content_tokens(ctx.output))
+    # The share of the output's content words (names aside) that an earlier output used.
+    own = frozenset(content_tokens(ctx.output)) - ignore
     worst, worst_id = 0.0, ""
-    for step_id, text in ctx.earlier.items():
-        if step_id == ctx.step.id:
+    for step_id, fp in ctx.earlier.items():
+        if step_id == ctx.step.id or not own:
             continue
-        score = containment(mine, frozenset(content_tokens(text)), ignore)
+        score = len(own.intersection(fp.words.split())) / len(own)
         if score > worst:
             worst, worst_id = score, step_id
     other = ctx.definition.step(worst_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from taskchain.models import ChainDefinition, Feedback, Rule, StepSpec
+from taskchain.models import ChainDefinition, Feedback, Fingerprint, Rule, StepSpec
 from taskchain.structure import Section
 from taskchain.text import shorten
 
@@ -30,7 +30,7 @@ class Context:
     wording: frozenset[str]  # the step's own wording only (name, description, questions, titles)
     definition: ChainDefinition
     step: StepSpec
-    earlier: Mapping[str, str]
+    earlier: Mapping[str, Fingerprint]  # the earlier outputs, as their checks read them
 
 
 def result(ctx: Context, rule: Rule, passed: bool, zh: str, en: str, hint: str = "") -> Feedback:

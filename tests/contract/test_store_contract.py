@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from taskchain import engine
 from taskchain.errors import (
     ConflictError,
     InvalidRequestError,
@@ -13,7 +14,17 @@ from taskchain.errors import (
     SessionExistsError,
 )
 from taskchain.store import SessionStore, encode_cursor, summarize
-from tests.factories import DAY, T0, FakeClock, complete_step, make_session
+from tests.factories import (
+    DAY,
+    T0,
+    FakeClock,
+    build_chain,
+    complete_step,
+    custom_step,
+    make_session,
+    passing_output,
+    start_chain,
+)
 
 # --- create / get ---------------------------------------------------------------------------------
 
@@ -68,6 +79,34 @@ def test_a_chinese_session_round_trips_unchanged(store: SessionStore) -> None:
     assert loaded is not None
     assert loaded.definition.target == target
     assert loaded.record("step_1").output == done.record("step_1").output
+
+
+def test_a_completed_steps_fingerprint_round_trips(store: SessionStore) -> None:
+    # GIVEN a step accepted by the engine, which keeps its output's fingerprint with it
+    definition, registry = build_chain(
+        steps=[custom_step("a"), custom_step("b", "a")], focus_areas=["成本"]
+    )
+    session = start_chain(definition)
+    output = passing_output(session, "a", registry)
+    done = engine.submit(session, "a", output, now=T0 + 1, registry=registry).session
+    record = done.record("a")
+    assert record.fingerprint is not None
+    assert record.fingerprint.words
+    kept = record.fingerprint.model_copy(update={"topic": ("社区", "咖啡")})  # a topic too
+    done = done.model_copy(
+        update={"records": {**done.records, "a": record.model_copy(update={"fingerprint": kept})}}
+    )
+    store.create(session)
+
+    # WHEN the new version is saved and read back
+    store.save(done, expected_version=1)
+    loaded = store.get("t1", session.session_id)
+
+    # THEN the fingerprint is as kept, and a step without one still has none
+    assert loaded == done
+    assert loaded is not None
+    assert loaded.record("a").fingerprint == kept
+    assert loaded.record("b").fingerprint is None
 
 
 # --- save -----------------------------------------------------------------------------------------
