@@ -11,8 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from taskchain.config import ConfigError
-from taskchain.http.local import serve
+from taskchain.http.local import run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,17 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any)")
     args = parser.parse_args(argv)
-    try:
-        serve(args.host, args.port)
-    except ConfigError as exc:
-        print(f"taskchain: {exc.message('en')}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # the port is taken, or the address cannot be bound
-        print(
-            f"taskchain: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr
-        )
-        return 2
-    return 0
+    return run(args.host, args.port)
 
 
 if __name__ == "__main__":

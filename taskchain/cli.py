@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from taskchain import jsontext
 from taskchain.bootstrap import bootstrap
 from taskchain.cli_render import (
     as_json,
@@ -85,7 +86,15 @@ def _read_json(source: str) -> Any:
     """The JSON document in a file or stdin; ``INVALID_JSON`` saying where it breaks."""
     text = _read(source)
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
+    except jsontext.UnusableJsonError as exc:  # nested too deep, a huge number, bad Unicode
+        zh, en = _names(source)
+        raise InvalidRequestError(
+            f"{zh}不是有效的 JSON（{exc.reason[0]}）",
+            f"{en} is not valid JSON ({exc.reason[1]})",
+            code="INVALID_JSON",
+            details={"source": en},
+        ) from None
     except json.JSONDecodeError as exc:
         zh, en = _names(source)
         raise InvalidRequestError(
@@ -189,11 +198,11 @@ def _report(service: Service, args: Args) -> BaseModel:
 
 
 def _serve(args: Args) -> int:
-    """Run the local HTTP server (the same handler Lambda runs) until interrupted."""
-    from taskchain.http.local import serve  # the entrypoint layer, loaded only for this command
+    """Run the local HTTP server (the same handler Lambda runs) until interrupted; an invalid
+    configuration or an address that cannot be bound is one line on stderr and exit code 2."""
+    from taskchain.http.local import run  # the entrypoint layer, loaded only for this command
 
-    serve(args.host, args.port)
-    return OK
+    return run(args.host, args.port)
 
 
 def _arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -285,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=int, default=8080, help="port (default 8080; 0: any free port)"
     )
+    serve.set_defaults(json=False, language=None)  # what main's error paths read
     return parser
 
 

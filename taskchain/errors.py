@@ -172,6 +172,18 @@ def invalid_field(field: str, zh: str, en: str, **details: Any) -> InvalidReques
     )
 
 
+def invalid_json(
+    reason: tuple[str, str] | None = None, *, what: tuple[str, str] = ("请求体", "the request body")
+) -> InvalidRequestError:
+    """``INVALID_JSON`` about ``what`` (Chinese, English), saying why when the reason is known."""
+    zh, en = reason or ("需要 UTF-8 编码的 JSON 对象", "send a UTF-8 JSON object")
+    return InvalidRequestError(
+        f"{what[0]}不是有效的 JSON（{zh}）",
+        f"{what[1]} is not valid JSON ({en})",
+        code="INVALID_JSON",
+    )
+
+
 def chain_error(zh: str, en: str, **details: Any) -> ChainError:
     """The error for a chain that cannot be built."""
     return ChainError(f"任务链无效：{zh}", f"invalid chain: {en}", details=details)

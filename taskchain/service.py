@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, overload
 
-from taskchain import __version__, chain, engine, limits, report, runner, views
+from taskchain import __version__, chain, engine, jsontext, limits, report, runner, views
 from taskchain.capabilities import CapabilityRegistry
-from taskchain.errors import TaskchainError, internal_error_body, session_not_found
+from taskchain.errors import TaskchainError, internal_error_body, invalid_json, session_not_found
 from taskchain.executors import BuiltinExecutor, Executor
 from taskchain.models import Session
 from taskchain.requests import ChainRequest, ReportFormat, SkipIn, SubmitIn, parse
@@ -120,6 +120,9 @@ class Service:
         ``success: false`` body. The edge of direct invocations and :func:`taskchain.run`."""
         language = _language_of(payload)
         try:
+            # A value no JSON document can hold, or nested past any request (Python callers).
+            if (reason := jsontext.problem(payload)) is not None:
+                raise invalid_json(reason, what=("请求", "the request"))
             request = parse(
                 ChainRequest, dict(payload) if isinstance(payload, Mapping) else payload
             )
@@ -335,8 +338,8 @@ def _language_of(payload: Any) -> str:
     """The language a request asks for, for its error messages (Chinese by default)."""
     if isinstance(payload, Mapping):
         config = payload.get("config")
-        if isinstance(config, Mapping) and str(
-            config.get("language", "")
-        ).strip().lower().startswith("en"):
+        language = config.get("language") if isinstance(config, Mapping) else None
+        # Only text asks for a language (str() of a hostile value, a huge int, would raise).
+        if isinstance(language, str) and language.strip().lower().startswith("en"):
             return "en"
     return "zh"

@@ -37,6 +37,7 @@ from pydantic import BaseModel
 import taskchain
 from taskchain.http.routing import COZE_PREFIX
 from taskchain.http.settings import HttpSettings
+from taskchain.request_fields import NOT_BLANK
 
 Json = dict[str, Any]
 PLACEHOLDER_SERVER_URL = "https://YOUR-FUNCTION-URL.lambda-url.REGION.on.aws"
@@ -194,6 +195,9 @@ SCHEMA_KEYWORDS = frozenset(
     }
 )  # fmt: skip
 _DROPPED = frozenset({"$schema", "$id", "$comment", "title"})  # noise for Coze and the model
+# Conditional requirements (``custom_chain`` with ``task_type: custom``) have no OpenAPI 3.0 form;
+# the field descriptions say them in words.
+_CONDITIONAL = frozenset({"if", "then", "else"})
 # Keywords whose value is not a schema, copied as they are; the others are converted below or refused.
 _COPIED = SCHEMA_KEYWORDS - {"allOf", "anyOf", "oneOf", "not", "discriminator", "type", "properties",
                              "items", "additionalProperties", "default", "title"}  # fmt: skip
@@ -225,8 +229,12 @@ def _convert(
         out.update(_convert(defs[name], defs, name, (*stack, name)))
         out.pop("description", None)  # a class docstring, written for Python readers
     for key, value in node.items():
-        if key == "$ref" or key in _DROPPED:
+        if key == "$ref" or key in _DROPPED or key in _CONDITIONAL:
             continue
+        if key == "format" and str(value).startswith("taskchain-"):
+            continue  # our own formats (an opaque cursor) mean nothing to Coze
+        if key == "pattern" and value == NOT_BLANK:
+            continue  # "not only whitespace": ECMA-262 escapes Go's regexp (Coze) cannot read
         if key in ("anyOf", "oneOf") or (key == "type" and isinstance(value, list)):
             null = "null" if key == "type" else {"type": "null"}
             members = [m for m in value if m != null]

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 
+from taskchain import jsontext
 from taskchain.http import coze, rest
 from taskchain.http.auth import Authenticator
 from taskchain.http.idempotency import Idempotency
@@ -29,8 +30,13 @@ def build_resolver(
     size), then idempotency, then the route.
     """
     # An answer that breaks its route's model is our bug (500), never the caller's (400).
+    # Bodies are read with jsontext.loads: deep nesting, huge integers, NaN and unpaired
+    # surrogates are bad JSON (400 INVALID_JSON), never a RecursionError or a 500.
     app = LambdaFunctionUrlResolver(
-        enable_validation=True, serializer=to_json, response_validation_error_http_code=500
+        enable_validation=True,
+        serializer=to_json,
+        response_validation_error_http_code=500,
+        json_body_deserializer=jsontext.loads,
     )
     route = RouteTable(app)
     rest.register(route, service)

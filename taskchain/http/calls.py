@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from taskchain.http import telemetry
 from taskchain.http.routing import end_user, tenant
+from taskchain.request_fields import Whole
 from taskchain.requests import ChainRequest, SkipIn, SubmitIn
 from taskchain.responses import RunResult, SessionView, SubmitView
 from taskchain.service import Service
@@ -26,7 +27,8 @@ Search = Annotated[
     Query(max_length=100, description="按关键词搜索名称、说明和标签，中英文均可（search text）"),
 ]
 TemplateLimit = Annotated[
-    int | None, Query(ge=1, le=100, description="最多返回几个，1 到 100（at most this many）")
+    Annotated[int, Whole(1, 100, query=True)] | None,
+    Query(description="最多返回几个，1 到 100（at most this many）"),
 ]
 DisplayLanguage = Annotated[
     Literal["zh", "en"] | None,

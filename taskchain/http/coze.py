@@ -22,6 +22,7 @@ from taskchain import limits
 from taskchain.http import calls, telemetry
 from taskchain.http.calls import Category, DisplayLanguage, Search, TemplateLimit
 from taskchain.http.routing import RouteTable, end_user, language, tenant
+from taskchain.request_fields import Clean
 from taskchain.requests import (
     ChainRequest,
     Cursor,
@@ -30,7 +31,6 @@ from taskchain.requests import (
     Request,
     SkipIn,
     SubmitIn,
-    Text,
 )
 from taskchain.responses import (
     ErrorBody,
@@ -45,7 +45,7 @@ from taskchain.responses import (
 from taskchain.service import Service
 
 COZE = ["coze"]
-Id = Annotated[Text, Field(min_length=1, max_length=128)]
+Id = Annotated[str, Clean(1, 128)]
 _SESSION_DOC = "startSession 返回的会话 ID（session id）"
 
 

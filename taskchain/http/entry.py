@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -10,9 +9,12 @@ from typing import Any, cast
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 from aws_lambda_powertools.logging import correlation_paths
 
-from taskchain.errors import InvalidRequestError
+from taskchain import jsontext
+from taskchain.errors import invalid_json
 from taskchain.http import telemetry
-from taskchain.http.events import is_function_url_event
+from taskchain.http.errors import MalformedRequestError, malformed_event
+from taskchain.http.events import is_function_url_event, malformed_part
+from taskchain.http.routing import accept_language, to_json
 from taskchain.service import Service
 
 DIRECT_TENANT = "direct"
@@ -30,6 +32,9 @@ def lambda_handler(resolver: LambdaFunctionUrlResolver, service: Service) -> Han
     def handler(event: Any, context: Any) -> Any:
         telemetry.count("Requests")
         if is_function_url_event(event):
+            part = malformed_part(event)
+            if part is not None:
+                return _refuse(event, malformed_event(part))
             return resolver.resolve(_json_body(event), context)
         # Direct invocation is authorised by the platform (IAM, RAM), not by tokens.
         telemetry.logger.set_correlation_id(getattr(context, "aws_request_id", None))
@@ -41,13 +46,12 @@ def lambda_handler(resolver: LambdaFunctionUrlResolver, service: Service) -> Han
 def run_direct(service: Service, event: Any) -> dict[str, Any]:
     """The original plugin's call: a request dict (or its JSON text) in, its response dict out."""
     payload = event
-    if isinstance(event, (str, bytes)):
+    if isinstance(event, (str, bytes, bytearray)):
         try:
-            payload = json.loads(event)
-        except ValueError:
-            error = InvalidRequestError(
-                "请求不是有效的 JSON", "the request is not valid JSON", code="INVALID_JSON"
-            )
+            payload = jsontext.loads(event)
+        except ValueError as exc:  # not JSON, not UTF-8, or JSON no request can be
+            reason = exc.reason if isinstance(exc, jsontext.UnusableJsonError) else None
+            error = invalid_json(reason, what=("请求", "the request"))
             telemetry.error(error.code)
             return error.to_body()
     started = time.perf_counter()
@@ -59,6 +63,21 @@ def run_direct(service: Service, event: Any) -> dict[str, Any]:
     else:
         telemetry.error(str(result.get("error_code", "INTERNAL_ERROR")))
     return result
+
+
+def _refuse(event: Mapping[str, Any], error: MalformedRequestError) -> dict[str, Any]:
+    """The function-URL answer for an event the HTTP application cannot serve."""
+    headers = event.get("headers")
+    asked = headers.get("accept-language") if isinstance(headers, Mapping) else None
+    body = error.to_body(accept_language(asked if isinstance(asked, str) else None))
+    telemetry.error(error.code)
+    return {
+        "statusCode": 400,
+        "headers": {"Content-Type": "application/json"},
+        "cookies": [],
+        "body": to_json(body),
+        "isBase64Encoded": False,
+    }
 
 
 def _json_body(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -77,6 +77,24 @@ class PayloadTooLargeError(TransportError):
         )
 
 
+class MalformedRequestError(TransportError):
+    """Not an HTTP request that can be read: an event claiming to be one but not in the shape
+    the platform delivers (a hand-made direct invocation, a broken trigger), or, on the local
+    server, a malformed request line, ``Content-Length`` or chunked body. Refused before any route."""
+
+    code = "INVALID_REQUEST"
+    category = "VALIDATION_ERROR"
+
+
+def malformed_event(part: str) -> MalformedRequestError:
+    """The refusal of an HTTP event whose ``part`` is missing or of the wrong type."""
+    return MalformedRequestError(
+        f"HTTP 请求事件格式不正确：{part} 缺失或类型不对",
+        f"malformed HTTP request event: {part} is missing or of the wrong type",
+        details={"part": part},
+    )
+
+
 class IdempotencyKeyReusedError(InvalidRequestError):
     """An ``Idempotency-Key`` came back with a different body than the one it was first used with."""
 
@@ -117,6 +135,7 @@ HTTP_STATUS: Mapping[type[TaskchainError], int] = MappingProxyType(
         RouteNotFoundError: 404,
         MethodNotAllowedError: 405,
         PayloadTooLargeError: 413,
+        MalformedRequestError: 400,
         IdempotencyKeyReusedError: 422,
     }
 )

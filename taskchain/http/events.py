@@ -33,11 +33,50 @@ class LocalContext:
 
 
 def is_function_url_event(event: Any) -> bool:
-    """Whether ``event`` is an HTTP request in payload format 2.0 (function URL, HTTP API)."""
-    if not isinstance(event, Mapping) or event.get("version") != "2.0":
-        return False
-    http = (event.get("requestContext") or {}).get("http")
-    return isinstance(http, Mapping) and "rawPath" in event
+    """Whether ``event`` claims to be an HTTP request in payload format 2.0 (function URL, HTTP
+    API); :func:`malformed_part` tells whether it is one in the shape Lambda delivers."""
+    return (
+        isinstance(event, Mapping)
+        and event.get("version") == "2.0"
+        and ("rawPath" in event or "requestContext" in event)
+    )
+
+
+def _strings(value: Any) -> bool:
+    """Whether ``value`` maps strings to strings (headers, query parameters)."""
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def malformed_part(event: Mapping[str, Any]) -> str | None:
+    """The first part of a payload-2.0 event not in the shape Lambda delivers, or ``None``.
+
+    Lambda never sends such events; a direct invocation or a broken trigger can, and the HTTP
+    application must answer them (400) rather than fail on them.
+    """
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, Mapping) else None
+    method = http.get("method") if isinstance(http, Mapping) else None
+    if not isinstance(method, str) or not method.strip():
+        return "requestContext.http.method"
+    if not isinstance(event.get("rawPath"), str):
+        return "rawPath"
+    for name in ("rawQueryString", "body"):
+        if event.get(name) is not None and not isinstance(event[name], str):
+            return name
+    for name in ("headers", "queryStringParameters"):
+        if event.get(name) is not None and not _strings(event[name]):
+            return name
+    cookies = event.get("cookies")
+    if cookies is not None and not (
+        isinstance(cookies, list) and all(isinstance(c, str) for c in cookies)
+    ):
+        return "cookies"
+    flag = event.get("isBase64Encoded")
+    if flag is not None and not isinstance(flag, bool):
+        return "isBase64Encoded"
+    return None
 
 
 def http_event(

@@ -23,16 +23,18 @@ _DEFAULT_TIMEOUT_MS = 60_000
 
 def is_fc_http_event(event: Any) -> bool:
     """Whether ``event`` (already decoded from JSON) is an FC HTTP-trigger request."""
-    if not isinstance(event, Mapping):
-        return False
-    http = (event.get("requestContext") or {}).get("http")
-    return isinstance(http, Mapping) and "rawPath" in event and "version" in event
+    return (
+        isinstance(event, Mapping)
+        and "version" in event
+        and ("rawPath" in event or "requestContext" in event)
+    )
 
 
 def to_function_url(event: Mapping[str, Any]) -> dict[str, Any]:
     """The function-URL (payload 2.0) form of an FC HTTP-trigger event.
 
-    Malformed parts are passed on as they are: the HTTP application answers them with a 4xx.
+    Malformed parts are passed on as they are: the HTTP application answers them with a 400
+    (:func:`taskchain.http.events.malformed_part`).
     """
     context = event.get("requestContext")
     context = context if isinstance(context, Mapping) else {}
@@ -41,8 +43,9 @@ def to_function_url(event: Mapping[str, Any]) -> dict[str, Any]:
     headers = event.get("headers")
     query = event.get("queryParameters")
     raw_query = ""
-    if isinstance(query, Mapping):
-        raw_query = urlencode({str(k): str(v) for k, v in query.items()})
+    if isinstance(query, Mapping) and all(isinstance(v, str) for v in query.values()):
+        # surrogatepass: a value with an unpaired surrogate is refused by the application.
+        raw_query = urlencode({str(k): v for k, v in query.items()}, errors="surrogatepass")
     return {
         "version": "2.0",
         "routeKey": "$default",
@@ -72,7 +75,7 @@ def to_function_url(event: Mapping[str, Any]) -> dict[str, Any]:
             "timeEpoch": context.get("timeEpoch", 0),
         },
         "body": event.get("body"),
-        "isBase64Encoded": bool(event.get("isBase64Encoded")),
+        "isBase64Encoded": event.get("isBase64Encoded", False),
     }
 
 

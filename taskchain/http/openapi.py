@@ -51,12 +51,23 @@ def document(app: LambdaFunctionUrlResolver, *, api_key_header: str) -> dict[str
         error = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(error.pop("$defs", {}))
         schemas["ErrorBody"] = error
+    _require_custom_chain(schemas)
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
             responses.pop("500", None)
             if path in PUBLIC_PATHS:
+                # A malformed query (?deep=maybe) is refused; /health answers 503 when unhealthy.
+                responses["400"] = {
+                    "description": _REASONS["400"],
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                }
+                if path == "/health":
+                    responses["503"] = {
+                        "description": "Unhealthy: the store check failed (deep=true)",
+                        "content": dict(responses["200"]["content"]),
+                    }
                 continue
             operation["security"] = [{"bearer": []}, {"apiKey": []}]
             for status in _statuses(path, method):
@@ -67,10 +78,22 @@ def document(app: LambdaFunctionUrlResolver, *, api_key_header: str) -> dict[str
     return doc
 
 
+def _require_custom_chain(schemas: dict[str, Any]) -> None:
+    """``task_type: custom`` needs a non-empty ``custom_chain`` (else MISSING_REQUIRED_FIELD)."""
+    chain = schemas.get("ChainRequest")
+    if chain is not None:
+        chain["if"] = {"properties": {"task_type": {"const": "custom"}}, "required": ["task_type"]}
+        chain["then"] = {
+            "properties": {"custom_chain": {"type": "array", "minItems": 1}},
+            "required": ["custom_chain"],
+        }
+
+
 def _statuses(path: str, method: str) -> list[str]:
     """The error statuses an operation can answer."""
     if path.startswith(COZE_PREFIX):
-        return ["401"]  # every other error is a 200 body on Coze routes
+        # Every other error is a 200 body on Coze routes; refusals before any route keep theirs.
+        return ["401", "413"] if method == "post" else ["401"]
     statuses = ["400", "401", "503"]
     if "{session_id}" in path:
         statuses.append("404")

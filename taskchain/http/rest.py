@@ -12,13 +12,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from taskchain import limits
 from taskchain.http import calls, telemetry
 from taskchain.http.calls import Category, DisplayLanguage, Search, TemplateLimit
 from taskchain.http.routing import RouteTable, end_user, language, tenant
-from taskchain.requests import ChainRequest, Cursor, PageSize, ReportFormat, SkipIn, SubmitIn
+from taskchain.request_fields import QueryFlag
+from taskchain.requests import (
+    ID_PATTERN,
+    ChainRequest,
+    Cursor,
+    QueryPageSize,
+    ReportFormat,
+    SkipIn,
+    SubmitIn,
+)
 from taskchain.responses import (
     Capabilities,
     Deleted,
@@ -34,6 +43,12 @@ from taskchain.responses import (
 from taskchain.service import Service
 
 SESSIONS = ["sessions"]
+# The ids this service makes (and custom step ids): letters, digits, _ . -, far shorter than the
+# bound, which keeps a hostile id out of the stores' keys. Nothing else is one (400, not 404).
+SessionId = Annotated[
+    str, Path(max_length=128, pattern=ID_PATTERN, description="会话 ID（session id）")
+]
+StepId = Annotated[str, Path(max_length=128, pattern=ID_PATTERN, description="步骤 ID（step id）")]
 
 
 def register(route: RouteTable, service: Service) -> None:
@@ -48,7 +63,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=["health"],
     )
     def health(
-        deep: Annotated[bool, Query(description="also check the session store")] = False,
+        deep: Annotated[QueryFlag, Query(description="also check the session store")] = False,
     ) -> Response[Health]:
         result = service.health(deep=deep)
         return Response(200 if result.status == "healthy" else 503, "application/json", result)
@@ -109,7 +124,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=SESSIONS,
     )
     def list_sessions(
-        limit: Annotated[PageSize, Query()] = limits.DEFAULT_PAGE_SIZE,
+        limit: Annotated[QueryPageSize, Query()] = limits.DEFAULT_PAGE_SIZE,
         cursor: Annotated[Cursor | None, Query()] = None,
         user: Annotated[
             str | None,
@@ -127,7 +142,7 @@ def register(route: RouteTable, service: Service) -> None:
         summary="Status and resume briefing",
         tags=SESSIONS,
     )
-    def status(session_id: str) -> SessionView:
+    def status(session_id: SessionId) -> SessionView:
         telemetry.bind(session_id=session_id)
         return service.status(tenant(app), session_id, end_user=end_user(app))
 
@@ -138,7 +153,7 @@ def register(route: RouteTable, service: Service) -> None:
         summary="Delete a session",
         tags=SESSIONS,
     )
-    def delete(session_id: str) -> Deleted:
+    def delete(session_id: SessionId) -> Deleted:
         telemetry.bind(session_id=session_id)
         return service.delete(tenant(app), session_id, end_user=end_user(app))
 
@@ -149,7 +164,9 @@ def register(route: RouteTable, service: Service) -> None:
         summary="Submit a step's output",
         tags=SESSIONS,
     )
-    def submit(session_id: str, step_id: str, request: Annotated[SubmitIn, Body()]) -> SubmitView:
+    def submit(
+        session_id: SessionId, step_id: StepId, request: Annotated[SubmitIn, Body()]
+    ) -> SubmitView:
         return calls.submit(app, service, session_id, step_id, request)
 
     @route(
@@ -159,7 +176,9 @@ def register(route: RouteTable, service: Service) -> None:
         summary="Skip a step, recording why",
         tags=SESSIONS,
     )
-    def skip(session_id: str, step_id: str, request: Annotated[SkipIn, Body()]) -> SessionView:
+    def skip(
+        session_id: SessionId, step_id: StepId, request: Annotated[SkipIn, Body()]
+    ) -> SessionView:
         return calls.skip(app, service, session_id, step_id, request)
 
     @route(
@@ -170,7 +189,7 @@ def register(route: RouteTable, service: Service) -> None:
         tags=SESSIONS,
     )
     def report(
-        session_id: str,
+        session_id: SessionId,
         fmt: Annotated[ReportFormat, Query(alias="format")] = "json",
     ) -> ReportView | MarkdownReport:
         telemetry.bind(session_id=session_id)

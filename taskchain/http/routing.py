@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
 import math
@@ -19,7 +20,15 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.shared.json_encoder import Encoder
 
-from taskchain.errors import InvalidRequestError, StoreError, TaskchainError, internal_error_body
+from taskchain import jsontext
+from taskchain.errors import (
+    InvalidRequestError,
+    StoreError,
+    TaskchainError,
+    internal_error_body,
+    invalid_field,
+    invalid_json,
+)
 from taskchain.http import telemetry
 from taskchain.http.auth import Authenticator
 from taskchain.http.errors import (
@@ -46,11 +55,16 @@ COZE_PREFIX = "/coze/"
 # per-developer OpenID, and the user_id given when a bot is called through Coze's API.
 END_USER_HEADERS = ("x-aiplugin-uid", "x-aiplugin-openid", "x-aiplugin-connector-identifier")
 MAX_END_USER_CHARS = 128
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+NOT_BASE64 = (
+    "标记为 base64 编码，却不是有效的 base64",
+    "flagged base64-encoded, but not valid base64",
+)
 # What Powertools' validation raises about a body before any of our middleware has run.
 _BAD_INPUT = (
     RequestValidationError,
     RequestUnsupportedContentType,
-    UnicodeDecodeError,
+    UnicodeError,  # a body that is not UTF-8, or (hand-made, flagged base64) holds a surrogate
     binascii.Error,
     json.JSONDecodeError,
 )
@@ -109,7 +123,37 @@ def body_size(app: LambdaFunctionUrlResolver) -> int:
     raw = event.body or ""
     if event.is_base64_encoded:
         return len(raw) * 3 // 4 - raw[-2:].count("=")
-    return len(raw.encode())
+    return len(raw.encode("utf-8", "surrogatepass"))  # a hand-made body may hold one
+
+
+def check_encoding(app: LambdaFunctionUrlResolver) -> None:
+    """Refuse a body flagged base64 that is not, and text that is not valid Unicode.
+
+    Powertools decodes base64 leniently (``"!!!!"`` is an empty body, reported as a missing
+    field); and a path, header or query value with an unpaired surrogate (only a hand-made event
+    can carry one) can be neither stored nor answered.
+
+    Raises
+    ------
+    InvalidRequestError
+        ``INVALID_JSON`` for the body; ``INVALID_FIELD`` naming the header or query parameter,
+        or ``path``.
+    """
+    event = app.current_event
+    if event.is_base64_encoded and event.body:
+        try:
+            base64.b64decode(event.body, validate=True)
+        except (binascii.Error, ValueError):
+            raise invalid_json(NOT_BASE64) from None
+    fields = [("path", event.path)]
+    fields += list(event.headers.items()) + list(event.query_string_parameters.items())
+    for name, value in fields:
+        if _SURROGATE.search(name) or _SURROGATE.search(value):
+            raise invalid_field(
+                name.encode("utf-8", "backslashreplace").decode(),
+                "含有无效的 Unicode 字符（未配对的 UTF-16 代理项）",
+                "holds invalid Unicode (an unpaired UTF-16 surrogate)",
+            )
 
 
 class Gate:
@@ -141,6 +185,7 @@ class Gate:
         size = body_size(app)
         if size > MAX_BODY_BYTES:
             raise PayloadTooLargeError(size, MAX_BODY_BYTES)
+        check_encoding(app)
 
     def middleware(
         self, app: LambdaFunctionUrlResolver, next_middleware: NextMiddleware
@@ -227,11 +272,8 @@ def input_error(exc: Exception) -> InvalidRequestError:
     """
     errors: Sequence[Any] = exc.errors() if isinstance(exc, ValidationException) else []
     if not errors or errors[0].get("type") in ("json_invalid", "unsupported_content_type"):
-        return InvalidRequestError(
-            "请求体不是有效的 JSON（需要 UTF-8 编码的 JSON 对象）",
-            "the request body is not valid JSON (send a UTF-8 JSON object)",
-            code="INVALID_JSON",
-        )
+        cause = exc.__cause__
+        return invalid_json(cause.reason if isinstance(cause, jsontext.UnusableJsonError) else None)
     first = dict(errors[0])
     # Powertools locates a value from where it came (``("body", "config", "depth")``); our
     # codes name the field itself, as ``parse`` does.

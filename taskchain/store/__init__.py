@@ -10,6 +10,7 @@ from typing import Protocol
 
 from pydantic import Field
 
+from taskchain import jsontext
 from taskchain.errors import SessionExistsError, invalid_field, session_not_found, stale_version
 from taskchain.limits import MAX_PAGE_SIZE
 from taskchain.models import Frozen, Session, SessionStatus, TaskType
@@ -236,7 +237,9 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode())
+        # jsontext: a cursor nested 1,000 deep or holding an unpaired surrogate (which no store
+        # can encode) is as foreign as any other.
+        key = jsontext.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (UnicodeError, binascii.Error, ValueError, AttributeError, TypeError):
         key = None
     if (
