@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from taskchain.validation.checks import Verdict, check
 from taskchain.validation.rules import (
-    DEPTH_BOUNDS,
     SKIPPABLE,
     compiled_schema,
     length_bounds,
     required_sections,
     rules_for,
 )
+from taskchain.validation.thresholds import DEPTH_BOUNDS
 
 __all__ = [
     "DEPTH_BOUNDS",

@@ -26,7 +26,7 @@ from taskchain.substance import (
     units,
 )
 from taskchain.validation.context import Context, q, quotes, result, t
-from taskchain.validation.rules import REPEAT_SENTENCE_UNITS
+from taskchain.validation.thresholds import REPEAT_SENTENCE_UNITS
 
 
 def _focus(ctx: Context, rule: Rule) -> Feedback:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -12,7 +12,6 @@ from taskchain.capabilities import CapabilityRegistry
 from taskchain.models import (
     Capability,
     ChainDefinition,
-    CheckSpec,
     Depth,
     Localized,
     Rule,
@@ -21,35 +20,17 @@ from taskchain.models import (
 )
 from taskchain.substance import term_pieces
 from taskchain.text import normalize
-
-# Content units (one per CJK character or Latin word) expected at each depth. The floor is low
-# on purpose: a careful answer is judged on what it says, and length alone refuses little.
-DEPTH_BOUNDS: Mapping[str, tuple[int, int]] = {
-    "basic": (60, 1500),
-    "detailed": (150, 4000),
-    "comprehensive": (300, 8000),
-}
-# Units a required section must hold under its title.
-SECTION_MIN_UNITS = 8
-# Specific units (beyond names and generic wording) a passage about a focus area must hold.
-FOCUS_MIN_UNITS: Mapping[str, int] = {"basic": 6, "detailed": 8, "comprehensive": 10}
-# The largest share of the output's units that filler sentences may take.
-FILLER_MAX_SHARE: Mapping[str, float] = {"basic": 0.4, "detailed": 0.35, "comprehensive": 0.3}
-# A sentence needs this many specific units (or a figure, name or example) not to be filler.
-FILLER_SENTENCE_UNITS = 3
-# Share of the target's key terms (at most the first 20) that the output must use.
-ON_TOPIC_SHARE = 0.35
-ON_TOPIC_MAX_PIECES = 40
-# From the second step on, the output's most used words (ON_TOPIC_TOP of them, the step's own
-# wording aside) are compared with the target and the earlier steps' outputs: ON_TOPIC_SHARED of
-# them must be shared, or ON_TOPIC_SHARED_WITH_TERMS when the target's words appear too.
-ON_TOPIC_TOP = 12
-ON_TOPIC_SHARED = 6
-ON_TOPIC_SHARED_WITH_TERMS = 4
-# The least share of the output's units written in the session's language.
-LANGUAGE_SHARE = {"zh": 0.5, "en": 0.6}
-# A sentence at least this long may not appear twice in one output.
-REPEAT_SENTENCE_UNITS = 10
+from taskchain.validation.rule_texts import capability_rule, on_topic_rule, section_rule
+from taskchain.validation.thresholds import (
+    DEPTH_BOUNDS,
+    FILLER_MAX_SHARE,
+    FILLER_SENTENCE_UNITS,
+    FOCUS_MIN_UNITS,
+    LANGUAGE_SHARE,
+    ON_TOPIC_MAX_PIECES,
+    ON_TOPIC_SHARE,
+    REPEAT_SENTENCE_UNITS,
+)
 
 # Rules a step may switch off with ``validation_rules.skip_rules`` (capability rules too).
 SKIPPABLE: frozenset[str] = frozenset(
@@ -158,7 +139,7 @@ def _rules(
     ]
     sections = required_sections(step, registry)
     for section, _cap in sections:
-        out.append(_section_rule(lang, section))
+        out.append(section_rule(lang, section))
     caps = (
         ()
         if step.validation_rules.required_sections is not None
@@ -167,7 +148,7 @@ def _rules(
     for cap in caps:
         for spec in cap.checks:
             if spec.rule not in skip:
-                out.append(_capability_rule(lang, cap, spec))
+                out.append(capability_rule(lang, cap, spec))
     if step.validation_rules.require_focus_areas and "focus_area" not in skip:
         n = FOCUS_MIN_UNITS[depth]
         out.extend(
@@ -194,7 +175,7 @@ def _rules(
         )
     terms, needed = on_topic_terms(definition.target)
     if terms and "on_topic" not in skip and not json_step:
-        out.append(_on_topic_rule(lang, definition.target, terms, needed, bool(step.dependencies)))
+        out.append(on_topic_rule(lang, definition.target, terms, needed, bool(step.dependencies)))
     if "no_filler" not in skip and not json_step:
         share = FILLER_MAX_SHARE[depth]
         out.append(
@@ -275,140 +256,6 @@ def _rules(
             )
         )
     return tuple(out)
-
-
-def _on_topic_rule(
-    lang: str, target: str, terms: tuple[str, ...], needed: int, later: bool
-) -> Rule:
-    """The rule that the output is about the target (and, later on, carries on the chain)."""
-    share = f"{ON_TOPIC_SHARE:.0%}"
-    if not later:
-        return Rule(
-            rule="on_topic",
-            kind="on_topic",
-            terms=terms,
-            min_items=needed,
-            min_share=ON_TOPIC_SHARE,
-            description=_t(
-                lang,
-                f"写的是本任务的对象「{target}」：对象名称里的字词（按单词和相邻两字计，共 "
-                f"{len(terms)} 个）至少有 {share}（{needed} 个）出现在输出中；关注点的名称不算",
-                f"is about this task's subject “{target}”: at least {share} ({needed}) of its "
-                f"{len(terms)} key words appear in the output; focus-area names do not count",
-            ),
-        )
-    return Rule(
-        rule="on_topic",
-        kind="on_topic",
-        terms=terms,
-        min_share=ON_TOPIC_SHARE,
-        top_words=ON_TOPIC_TOP,
-        min_shared=ON_TOPIC_SHARED,
-        min_shared_with_terms=ON_TOPIC_SHARED_WITH_TERMS,
-        description=_t(
-            lang,
-            f"接着写本任务的对象「{target}」：输出中最常用的 {ON_TOPIC_TOP} 个词（本步骤说明里的词和"
-            f"关注点名称除外）至少有 {ON_TOPIC_SHARED} 个也出现在对象名称或之前各步的输出里；或者至少 "
-            f"{ON_TOPIC_SHARED_WITH_TERMS} 个，同时对象名称里、之前各步用过的字词（按单词和相邻两字计）"
-            f"至少用到 {share}",
-            f"carries on with this task's subject “{target}”: at least {ON_TOPIC_SHARED} of the "
-            f"output's {ON_TOPIC_TOP} most used words (this step's own wording and focus-area names "
-            "aside) also appear in the subject or in the earlier steps' outputs; or at least "
-            f"{ON_TOPIC_SHARED_WITH_TERMS}, with at least {share} of the subject's key words that "
-            "the earlier steps used",
-        ),
-    )
-
-
-def _section_rule(lang: str, section: SectionSpec) -> Rule:
-    """The rule that a required section is present and has content."""
-    title = section.title.get(lang)
-    others = tuple(n for n in section.names() if n != title)
-    shown = [n for n in others if _is_lang(n, lang)]  # all are accepted; the rest are shown
-    also = ("、".join(shown) if lang != "en" else ", ".join(shown)) if shown else ""
-    return Rule(
-        rule=f"section:{section.key}",
-        kind="section",
-        section=title,
-        aliases=others,
-        min_units=SECTION_MIN_UNITS,
-        description=_t(
-            lang,
-            f"有小节「{title}」，其下至少 {SECTION_MIN_UNITS} 个单位的内容；标题可以写成“## {title}”、"
-            f"“**{title}**”、“【{title}】”、“一、{title}”或以“{title}：”开头的行"
-            + (f"，也认可：{also}" if also else ""),
-            f"a section '{title}' with at least {SECTION_MIN_UNITS} words under it; the title may "
-            f"be a heading ('## {title}'), a bold line, a numbered heading or a line starting "
-            f"'{title}:'" + (f"; also accepted: {also}" if also else ""),
-        ),
-    )
-
-
-def _capability_rule(lang: str, cap: Capability, spec: CheckSpec) -> Rule:
-    """The rule a capability's check states."""
-    section = next((s for s in cap.sections if s.key == spec.section), None)
-    title = section.title.get(lang) if section else None
-    where = f"「{title}」" if title and lang != "en" else (f"'{title}'" if title else "")
-    if spec.kind == "min_items":
-        figures = _t(
-            lang,
-            "，其中每条都要写明时间、数量或目标值等数字",
-            "; each must state a figure (a time, an amount or a target value)",
-        )
-        return Rule(
-            rule=spec.rule,
-            kind="min_items",
-            section=title,
-            min_items=spec.count,
-            with_figures=spec.with_figures or None,
-            description=_t(
-                lang,
-                f"{where}下至少 {spec.count} 条分开的条目：列表项、编号行、表格的行、子标题、"
-                "各自成段的要点，或正文中“一是……二是……”“首先……其次……”式的分项都算",
-                f"{where} holds at least {spec.count} separate items: list items, numbered lines, "
-                "table rows, sub-headings, separate paragraphs, or points enumerated in prose "
-                "('first…, second…') all count",
-            )
-            + (figures if spec.with_figures else ""),
-        )
-    if spec.kind == "mentions":
-        shown = [
-            "/".join(w for w in group if _is_lang(w, lang))[:40] or "/".join(group)
-            for group in spec.groups
-        ]
-        joined = "和".join(f"（{s}）" for s in shown) if lang != "en" else " and ".join(shown)
-        return Rule(
-            rule=spec.rule,
-            kind="mentions",
-            section=title,
-            groups=spec.groups,
-            description=_t(
-                lang,
-                f"{where or '输出'}中写明{joined}（每组用到其中一个词即可，整节写到一次就算）",
-                f"{where or 'the output'} states {joined} (any one word of each group, once in "
-                "the section is enough)",
-            ),
-        )
-    return Rule(
-        rule=spec.rule,
-        kind="reasoning",
-        section=title,
-        min_links=spec.count,
-        description=_t(
-            lang,
-            f"{where or '输出'}把推理一步步写出来，至少 {spec.count} 处推理环节：编号的前提及由此推出"
-            "的结论、“A → B”式的链条、“如果……就/那么……”的条件句，或“因为……所以……”“……导致……”"
-            "这样的因果句，每处算一个环节",
-            f"{where or 'the output'} shows the reasoning step by step, with at least {spec.count} "
-            "links: numbered premises and what follows from them, an 'A → B' chain, if-then "
-            "sentences, or cause-effect sentences ('because…', '…leads to…'); each counts as one",
-        ),
-    )
-
-
-def _is_lang(word: str, lang: str) -> bool:
-    """Whether ``word`` is written in ``lang``'s script."""
-    return word.isascii() == (lang == "en")
 
 
 def rule_ids(rules: Iterable[Rule]) -> frozenset[str]:
