@@ -76,12 +76,12 @@ def _read_parameter(name: str) -> str:
     """A SecureString from SSM Parameter Store (boto3 is imported only here, when configured).
 
     The SSM client has the session store's connect and read timeouts and retry budget
-    (:func:`taskchain.store.dynamodb.client_config`): a hung SSM fails the cold start in bounded
+    (:func:`taskchain.store.aws_config.client_config`): a hung SSM fails the cold start in bounded
     time with a :class:`ConfigError` naming the timeout, instead of holding the init.
     """
     from aws_lambda_powertools.utilities import parameters
 
-    from taskchain.store.dynamodb import client_config
+    from taskchain.store.aws_config import client_config
 
     try:
         value = parameters.SSMProvider(boto_config=client_config()).get(name, decrypt=True)

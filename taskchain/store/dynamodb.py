@@ -5,11 +5,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from taskchain.errors import StoreError
 from taskchain.models import Session
 from taskchain.store import (
     SessionPage,
@@ -21,6 +19,14 @@ from taskchain.store import (
     stale_version,
 )
 from taskchain.store import dynamodb_layout as layout
+from taskchain.store.aws_config import (  # re-exported: callers and tests read them here too
+    CONNECT_TIMEOUT,
+    MAX_ATTEMPTS,
+    READ_TIMEOUT,
+    call_budget,
+    client_config,
+)
+from taskchain.store.dynamodb_errors import code_of, translated, unavailable
 from taskchain.store.dynamodb_layout import (  # public names re-exported for callers
     INDEX_NAME,
     MAX_ITEM_BYTES,
@@ -31,30 +37,7 @@ from taskchain.store.dynamodb_layout import (  # public names re-exported for ca
 )
 
 if TYPE_CHECKING:
-    from botocore.config import Config
-    from botocore.exceptions import ClientError
     from mypy_boto3_dynamodb.client import DynamoDBClient
-
-# The bounds of every AWS client taskchain builds (the session store's, the idempotency records',
-# SSM's for the service tokens), read by :func:`client_config` when each client is created, so a
-# hung AWS endpoint costs a known time.
-#
-# The budget: template.yaml's FunctionTimeout gives an invocation 30 s by default. One AWS call is
-# at most MAX_ATTEMPTS attempts (the first and two retries) of at most CONNECT_TIMEOUT +
-# READ_TIMEOUT each, plus botocore's standard-mode backoff before each retry (at most 2^i s,
-# i = 0, 1, at its throttling scale; recent botocore waits only 25 ms x 2^i after a timeout):
-#     3 x (1 s + 2 s) + (1 s + 2 s) = 12 s per call  (call_budget())
-# and about 6 s against an endpoint that accepts and never answers (the connect succeeds, each
-# read times out). A request stops at its first failed call; the most that can follow it is
-# Powertools' clean-up of the request's in-progress idempotency record (one more call), so even a
-# store that freezes mid-request answers 503 within 2 x 12 = 24 s, inside Lambda's 30 s. At cold
-# start the SSM read (one call, <= 12 s) fails the init, which Lambda repeats on the next
-# invocation. DynamoDB answers in milliseconds: 2 s of read timeout is far above a healthy
-# transaction, and a timed-out attempt is retried.
-MAX_ATTEMPTS = 3
-CONNECT_TIMEOUT = 1.0
-READ_TIMEOUT = 2.0
-MAX_POOL_CONNECTIONS = 32
 
 # Transactions that collide with another transaction on the same item are cancelled with
 # TransactionConflict (botocore does not retry those); a retry is safe because the version
@@ -62,22 +45,6 @@ MAX_POOL_CONNECTIONS = 32
 _CONFLICT_ATTEMPTS = 4
 # A Query that ran while a transaction was committing may see some of its items and not others.
 _READ_ATTEMPTS = 3
-
-# Seconds a caller should wait before retrying, by AWS error code; 5 for anything else.
-_RETRY_AFTER: Mapping[str, float] = {
-    "ProvisionedThroughputExceededException": 2,
-    "ProvisionedThroughputExceeded": 2,  # as a transaction cancellation reason
-    "ThrottlingException": 2,
-    "ThrottlingError": 2,  # as a transaction cancellation reason
-    "RequestLimitExceeded": 2,
-    "InternalServerError": 1,
-    "ServiceUnavailable": 1,
-    "TransactionConflict": 1,
-    "TransactionConflictException": 1,
-    "TransactionInProgressException": 1,
-}
-# Errors that mean this module sent a malformed request: a bug to surface, not an outage.
-_BUG_CODES = frozenset({"ValidationException", "SerializationException"})
 
 # Module-level names: inside DynamoDBStore, ``list`` is the method.
 Actions = list[Any]  # TransactItems
@@ -172,7 +139,7 @@ class DynamoDBStore:
             # milliseconds, so reading again gives a whole session.
             if attempt < _READ_ATTEMPTS:
                 time.sleep(_backoff(attempt))
-        raise _unavailable("InconsistentRead")
+        raise unavailable("InconsistentRead")
 
     def save(self, session: Session, *, expected_version: int) -> None:
         """Replace the session if still at ``expected_version``; see ``SessionStore.save``.
@@ -234,7 +201,7 @@ class DynamoDBStore:
         pk = layout.partition(tenant, session_id)
         if not layout.key_fits(pk):
             return False
-        with self._translated():
+        with translated():
             found = self._dynamodb().get_item(
                 TableName=self.table_name,
                 Key=layout.key(pk, layout.HEADER),
@@ -279,7 +246,7 @@ class DynamoDBStore:
         request: Item = {"TableName": self.table_name, **query}
         found: list[Item] = []
         while len(found) <= limit:
-            with self._translated():
+            with translated():
                 page = self._dynamodb().query(**request)
             found.extend(page.get("Items", []))
             last = page.get("LastEvaluatedKey")
@@ -296,7 +263,7 @@ class DynamoDBStore:
 
     def ping(self) -> None:
         """Describe the table; raise :class:`~taskchain.errors.StoreError` if that fails."""
-        with self._translated():
+        with translated():
             self._dynamodb().describe_table(TableName=self.table_name)
 
     # --- internals ------------------------------------------------------------------------------
@@ -328,7 +295,7 @@ class DynamoDBStore:
         }
         items: dict[str, Item] = {}
         while True:
-            with self._translated():
+            with translated():
                 page = self._dynamodb().query(**request)
             for item in page.get("Items", []):
                 items[item["sk"]["S"]] = dict(item)
@@ -352,7 +319,7 @@ class DynamoDBStore:
                 return reasons
             failure = next((c for c in codes if c != "None"), "TransactionCanceled")
             if failure != "TransactionConflict" or attempt == _CONFLICT_ATTEMPTS:
-                raise _unavailable(failure)
+                raise unavailable(failure)
             time.sleep(_backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -360,84 +327,19 @@ class DynamoDBStore:
         """One TransactWriteItems call: ``None`` if it committed, else why it was cancelled."""
         from botocore.exceptions import ClientError
 
-        with self._translated():
+        with translated():
             try:
                 self._dynamodb().transact_write_items(TransactItems=actions)
             except ClientError as exc:
-                if _code(exc) != "TransactionCanceledException":
+                if code_of(exc) != "TransactionCanceledException":
                     raise
                 return [dict(r) for r in exc.response.get("CancellationReasons", [])] or [{}]
         return None
-
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        """Turn AWS and connection failures into :class:`StoreError`; let bugs through."""
-        # botocore is imported here, with the client, never at cold start.
-        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-
-        try:
-            yield
-        except ClientError as exc:
-            code = _code(exc)
-            if code in _BUG_CODES:
-                raise
-            raise _unavailable(code) from exc
-        except ParamValidationError:
-            raise  # a request this module built wrong
-        except BotoCoreError as exc:
-            # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, NoCredentialsError...
-            raise _unavailable(type(exc).__name__) from exc
-
-
-# --- client configuration -------------------------------------------------------------------------
-
-
-def client_config() -> Config:
-    """The botocore configuration of every AWS client taskchain builds: bounded timeouts and
-    retries (see the budget above ``MAX_ATTEMPTS``)."""
-    from botocore.config import Config
-
-    return Config(
-        # total_max_attempts counts the first attempt; botocore's max_attempts would count only
-        # the retries.
-        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-        max_pool_connections=MAX_POOL_CONNECTIONS,
-    )
-
-
-def call_budget() -> float:
-    """The most seconds one call of a :func:`client_config` client can take when every attempt
-    times out and every backoff is its longest (at the throttling scale, the larger one)."""
-    backoff = sum(min(2.0**i, 20.0) for i in range(MAX_ATTEMPTS - 1))
-    return MAX_ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + backoff
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-def _code(exc: ClientError) -> str:
-    """The AWS error code of a ClientError."""
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
 
 
 def _backoff(attempt: int) -> float:
     """Seconds to wait before retry ``attempt``: jittered, so racing writers spread out."""
     return random.uniform(0, 0.05 * 2**attempt)
-
-
-def _unavailable(reason: str) -> StoreError:
-    """The StoreError for a DynamoDB failure, naming the AWS error code but not its text."""
-    return StoreError(
-        "会话存储暂时不可用（DynamoDB），请稍后重试",
-        "the session store (DynamoDB) is unavailable; retry later",
-        details={
-            "backend": "dynamodb",
-            "reason": reason,
-            "retry_after": _RETRY_AFTER.get(reason, 5),
-        },
-    )
 
 
 __all__ = [

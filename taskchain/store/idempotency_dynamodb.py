@@ -12,13 +12,13 @@ def dynamodb_layer(table: str, endpoint: str | None) -> BasePersistenceLayer:
     """Powertools' DynamoDB persistence layer on a client with the session store's bounds.
 
     The same connect and read timeouts and retry budget as the session store
-    (:func:`taskchain.store.dynamodb.client_config`), so a hung DynamoDB fails a keyed request in
+    (:func:`taskchain.store.aws_config.client_config`), so a hung DynamoDB fails a keyed request in
     bounded time (``STORE_UNAVAILABLE``) instead of holding it until Lambda kills it.
     """
     import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from taskchain.store.dynamodb import client_config
+    from taskchain.store.aws_config import client_config
 
     # A session of our own: boto3's default session is not thread-safe.
     client = boto3.session.Session().client(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,9 +28,8 @@ from tablestore import (
 )
 
 from taskchain.store.tablestore_client import (
-    env_credentials,
+    Clients,
     is_condition_failure,
-    new_client,
     translated,
 )
 from taskchain.store.tablestore_layout import MAX_COLUMN_BYTES, columns_of, pack, unpack
@@ -76,18 +74,10 @@ class TablestorePersistenceLayer(BasePersistenceLayer):
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Powertools' __init__ is unannotated
         self.table_name = table_name
-        self._client = client
-        self._injected = client is not None
-        self._built_with: tuple[str | None, ...] = ()
-        self._connection = (
-            endpoint,
-            instance_name,
-            access_key_id,
-            access_key_secret,
-            security_token,
+        self._clients = Clients(
+            client, endpoint, instance_name, (access_key_id, access_key_secret, security_token)
         )
         self._clock = clock
-        self._lock = threading.Lock()
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
         with translated():
@@ -174,18 +164,8 @@ class TablestorePersistenceLayer(BasePersistenceLayer):
         return True
 
     def _ots(self) -> OTSClient:
-        """The client, created on first use and again when the role's STS credentials rotate
-        (an injected client is used as it is)."""
-        if self._injected:
-            assert self._client is not None
-            return self._client
-        credentials = self._connection[2:] if any(self._connection[2:]) else env_credentials()
-        if self._client is None or credentials != self._built_with:
-            with self._lock:
-                if self._client is None or credentials != self._built_with:
-                    self._client = new_client(*self._connection[:2], *credentials)
-                    self._built_with = credentials
-        return self._client
+        """The client for the role's current keys (see :class:`Clients`)."""
+        return self._clients.get()
 
 
 def _dead(now: float) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,9 +21,9 @@ from taskchain.store import (
 )
 from taskchain.store import tablestore_layout as layout
 from taskchain.store.tablestore_client import (
-    env_credentials,
+    Clients,
+    column_condition,
     is_condition_failure,
-    new_client,
     translated,
     unavailable,
 )
@@ -94,14 +93,10 @@ class TablestoreStore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.table_name = table_name
-        self._client = client
-        self._injected = client is not None
-        self._built_with: tuple[str | None, ...] = ()
-        self._endpoint = endpoint
-        self._instance_name = instance_name
-        self._credentials = (access_key_id, access_key_secret, security_token)
+        self._clients = Clients(
+            client, endpoint, instance_name, (access_key_id, access_key_secret, security_token)
+        )
         self._clock = clock
-        self._lock = threading.Lock()
 
     # --- SessionStore ---------------------------------------------------------------------------
 
@@ -137,7 +132,7 @@ class TablestoreStore:
         # column, and its listing rows no longer match the new created_at.
         expired = Condition(
             Expect.EXPECT_EXIST,
-            _single("expires_at", float(self._clock()), ComparatorType.LESS_EQUAL),
+            column_condition("expires_at", float(self._clock()), ComparatorType.LESS_EQUAL),
         )
         if not self._conditional(lambda ots, c: ots.put_row(self.table_name, row, c), expired):
             raise session_exists(session.session_id)
@@ -182,9 +177,11 @@ class TablestoreStore:
         # slips in between B's check and B's write, and a failed update writes no column at
         # all. A never-expiring session has no expires_at: pass_if_missing.
         live = CompositeColumnCondition(LogicalOperator.AND)
-        live.add_sub_condition(_single("version", expected_version, ComparatorType.EQUAL))
+        live.add_sub_condition(column_condition("version", expected_version, ComparatorType.EQUAL))
         live.add_sub_condition(
-            _single("expires_at", float(now), ComparatorType.GREATER_THAN, pass_if_missing=True)
+            column_condition(
+                "expires_at", float(now), ComparatorType.GREATER_THAN, pass_if_missing=True
+            )
         )
         update = Row(key, {"put": layout.save_columns(session, expected_version)})
         condition = Condition(Expect.EXPECT_EXIST, live)
@@ -214,7 +211,8 @@ class TablestoreStore:
         if found is None:
             return False
         same = Condition(
-            Expect.EXPECT_EXIST, _single("created_at", found.created_at, ComparatorType.EQUAL)
+            Expect.EXPECT_EXIST,
+            column_condition("created_at", found.created_at, ComparatorType.EQUAL),
         )
         # A concurrent delete got there first: the session was not ours to report.
         if not self._conditional(lambda ots, c: ots.delete_row(self.table_name, Row(key), c), same):
@@ -299,18 +297,8 @@ class TablestoreStore:
     # --- internals ------------------------------------------------------------------------------
 
     def _ots(self) -> OTSClient:
-        """The client, created on first use and again when the role's STS credentials rotate
-        (an injected client is used as it is)."""
-        if self._injected:
-            assert self._client is not None
-            return self._client
-        credentials = self._credentials if any(self._credentials) else env_credentials()
-        if self._client is None or credentials != self._built_with:
-            with self._lock:
-                if self._client is None or credentials != self._built_with:
-                    self._client = new_client(self._endpoint, self._instance_name, *credentials)
-                    self._built_with = credentials
-        return self._client
+        """The client for the role's current keys (see :class:`Clients`)."""
+        return self._clients.get()
 
     def _get_row(self, key: Any, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
         """The row's columns by name (all, or ``columns``), or ``None`` if it does not exist."""
@@ -404,16 +392,6 @@ class TablestoreStore:
             ):
                 live.append(summary)
         return live
-
-
-# --- helpers --------------------------------------------------------------------------------------
-
-
-def _single(name: str, value: Any, comparator: int, *, pass_if_missing: bool = False) -> Any:
-    """A condition on one column's latest value."""
-    from tablestore import SingleColumnCondition
-
-    return SingleColumnCondition(name, value, comparator, pass_if_missing=pass_if_missing)
 
 
 __all__ = ["TablestoreStore"]

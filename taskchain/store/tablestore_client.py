@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from taskchain.errors import StoreError
 
@@ -156,3 +158,49 @@ __all__ = [
     "translated",
     "unavailable",
 ]
+
+
+class Clients:
+    """One Tablestore client, built on first use and again when the role's STS keys rotate.
+
+    Explicit keys are used as given; otherwise the ``ALIBABA_CLOUD_*`` variables, which the FC
+    shell refreshes from each invocation's ``context.credentials``. An injected client (tests,
+    callers with their own) is used as it is.
+    """
+
+    def __init__(
+        self,
+        client: OTSClient | None,
+        endpoint: str | None,
+        instance_name: str | None,
+        credentials: tuple[str | None, str | None, str | None],
+    ) -> None:
+        self._client = client
+        self._injected = client is not None
+        self._where = (endpoint, instance_name)
+        self._credentials = credentials
+        self._built_with: tuple[str | None, ...] = ()
+        self._lock = threading.Lock()
+
+    def get(self) -> OTSClient:
+        """The client for the current keys."""
+        if self._injected:
+            assert self._client is not None
+            return self._client
+        keys = self._credentials if any(self._credentials) else env_credentials()
+        if self._client is None or keys != self._built_with:
+            with self._lock:
+                if self._client is None or keys != self._built_with:
+                    # Looked up on the module so that tests may stand a recorder in for it.
+                    self._client = sys.modules[__name__].new_client(*self._where, *keys)
+                    self._built_with = keys
+        return self._client
+
+
+def column_condition(
+    name: str, value: Any, comparator: int, *, pass_if_missing: bool = False
+) -> Any:
+    """A condition on one column's latest value (the SDK's ``SingleColumnCondition``)."""
+    from tablestore import SingleColumnCondition
+
+    return SingleColumnCondition(name, value, comparator, pass_if_missing=pass_if_missing)

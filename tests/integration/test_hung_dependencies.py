@@ -2,7 +2,7 @@
 
 Every AWS client is pointed at :class:`~tests.integration.hung_server.HungServer`, which accepts
 connections and never answers, as a frozen DynamoDB or SSM does. The clients' timeouts are
-lowered through the module constants :func:`taskchain.store.dynamodb.client_config` reads, so a
+lowered through the module constants :func:`taskchain.store.aws_config.client_config` reads, so a
 hung call costs about a second here; :func:`test_the_production_budget_fits_the_function_timeout`
 checks the production numbers by arithmetic.
 
@@ -26,7 +26,7 @@ from taskchain.config import ConfigError
 from taskchain.http.auth import token_digest
 from taskchain.http.events import LocalContext, http_event
 from taskchain.service import Service
-from taskchain.store import dynamodb
+from taskchain.store import aws_config, dynamodb
 from taskchain.store.dynamodb import DynamoDBStore
 from taskchain.store.idempotency_dynamodb import dynamodb_layer
 from tests.aws_template import load_template
@@ -51,8 +51,8 @@ AWS = {
 @pytest.fixture
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """0.2 s connect and read timeouts for every client built during the test."""
-    monkeypatch.setattr(dynamodb, "CONNECT_TIMEOUT", 0.2)
-    monkeypatch.setattr(dynamodb, "READ_TIMEOUT", 0.2)
+    monkeypatch.setattr(aws_config, "CONNECT_TIMEOUT", 0.2)
+    monkeypatch.setattr(aws_config, "READ_TIMEOUT", 0.2)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from handlers import aliyun_fc
-from taskchain.store import tablestore
+from taskchain.store import tablestore_client
 from taskchain.store.tablestore import TablestoreStore
 
 
@@ -56,7 +56,7 @@ def test_the_store_builds_a_new_client_when_the_keys_rotate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     builds = Builds()
-    monkeypatch.setattr(tablestore, "new_client", builds)
+    monkeypatch.setattr(tablestore_client, "new_client", builds)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "id-1")
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret-1")
     monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "token-1")
