@@ -6,14 +6,15 @@ import base64
 import binascii
 import json
 import math
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from pydantic import Field
 
 from taskchain import jsontext
 from taskchain.errors import SessionExistsError, invalid_field, session_not_found, stale_version
 from taskchain.limits import MAX_PAGE_SIZE
-from taskchain.models import Frozen, Session, SessionStatus, TaskType
+from taskchain.models import ChainDefinition, Frozen, Session, SessionStatus, StepRecord, TaskType
 from taskchain.states import StepState
 
 SUMMARY_TARGET_CHARS = 80
@@ -69,6 +70,27 @@ def summarize(session: Session) -> SessionSummary:
         created_at=session.created_at,
         updated_at=session.updated_at,
         expires_at=session.expires_at,
+    )
+
+
+def session_from_parts(
+    fields: Mapping[str, Any], definition: ChainDefinition, records: dict[str, StepRecord]
+) -> Session:
+    """A session from a stored header's summary fields, its definition and its step records:
+    how every backend that stores a session in parts puts it back together."""
+    return Session.model_validate(
+        {
+            "session_id": fields["session_id"],
+            "tenant": fields["tenant"],
+            "end_user": fields.get("end_user"),
+            "version": fields["version"],
+            "status": fields["status"],
+            "definition": definition,
+            "records": records,
+            "created_at": fields["created_at"],
+            "updated_at": fields["updated_at"],
+            "expires_at": fields.get("expires_at"),
+        }
     )
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from taskchain.models import ChainDefinition, Session, StepRecord
-from taskchain.store import SessionSummary, decode_cursor, summarize
+from taskchain.store import SessionSummary, decode_cursor, session_from_parts, summarize
 
 # Sort keys of the items in a session's partition (pk = "<tenant>#<session_id>").
 HEADER = "HEADER"  # version, status, summary fields, the GSI keys, {step_id: changed_in}
@@ -257,20 +257,7 @@ def assemble(header: Item, items: Mapping[str, Item]) -> Session | None:
             return None
         records[sid] = record
     fields = _summary_fields(header)
-    return Session.model_validate(
-        {
-            "session_id": fields["session_id"],
-            "tenant": fields["tenant"],
-            "end_user": fields.get("end_user"),
-            "version": fields["version"],
-            "status": fields["status"],
-            "definition": definition,
-            "records": records,
-            "created_at": fields["created_at"],
-            "updated_at": fields["updated_at"],
-            "expires_at": fields.get("expires_at"),
-        }
-    )
+    return session_from_parts(fields, definition, records)
 
 
 def _summary_fields(header: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from taskchain.models import ChainDefinition, Session, StepRecord
-from taskchain.store import SessionSummary, decode_cursor, summarize
+from taskchain.store import SessionSummary, decode_cursor, session_from_parts, summarize
 from taskchain.store.dynamodb_layout import CREATED_LIMIT, created_key, escape
 
 # The table's primary key: two STRING columns; ``pk`` is the partition key. Three kinds of row
@@ -245,20 +245,7 @@ def assemble(columns: Mapping[str, Any]) -> Session | None:
     fields = _summary_fields(columns)
     if set(SUMMARY_FIELDS) - {"end_user", "expires_at"} - fields.keys():
         return None
-    return Session.model_validate(
-        {
-            "session_id": fields["session_id"],
-            "tenant": fields["tenant"],
-            "end_user": fields.get("end_user"),
-            "version": fields["version"],
-            "status": fields["status"],
-            "definition": definition,
-            "records": records,
-            "created_at": fields["created_at"],
-            "updated_at": fields["updated_at"],
-            "expires_at": fields.get("expires_at"),
-        }
-    )
+    return session_from_parts(fields, definition, records)
 
 
 def _summary_fields(columns: Mapping[str, Any]) -> dict[str, Any]:
