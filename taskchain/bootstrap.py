@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskchain.config import ConfigError, Settings
 from taskchain.executors import Executor
+from taskchain.runs import Launcher
 from taskchain.service import Service
 from taskchain.store import SessionStore
 
@@ -70,6 +71,8 @@ def bootstrap(
     clock: Callable[[], float] = time.time,
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     executor: Executor | None = None,
+    model_executor: Executor | None = None,
+    launcher: Launcher | None = None,
 ) -> Service:
     """Build the service from the environment (or the given parts).
 
@@ -84,8 +87,21 @@ def bootstrap(
         clock=clock,
         new_id=new_id,
         executor=executor,
+        model_executor=model_executor if model_executor is not None else build_model(settings),
+        launcher=launcher,
         ttl_seconds=settings.session_ttl_hours * 3600,
+        step_timeout=settings.step_timeout,
+        run_budget=settings.run_budget,
     )
+
+
+def build_model(settings: Settings) -> Executor | None:
+    """The model executor ``settings`` configure, or ``None`` (runs then write outlines)."""
+    if settings.llm is None:
+        return None
+    from taskchain.llm.executor import LlmExecutor  # the model client only where one is set
+
+    return LlmExecutor(settings.llm)
 
 
 def make_handler(

@@ -9,14 +9,24 @@ from taskchain.capabilities import CapabilityRegistry, inline_capability
 from taskchain.errors import chain_error, missing_field
 from taskchain.graph import chain_order
 from taskchain.limits import DEFAULT_MAX_ATTEMPTS
-from taskchain.models import ChainConfig, ChainDefinition, StepSpec, ValidationRules
+from taskchain.models import (
+    ChainConfig,
+    ChainDefinition,
+    ExecutorName,
+    StepSpec,
+    ValidationRules,
+)
 from taskchain.requests import ChainRequest, CustomStepIn
 from taskchain.templates import load_template
 from taskchain.validation import SKIPPABLE, compiled_schema
 
 
-def build(request: ChainRequest) -> tuple[ChainDefinition, CapabilityRegistry]:
+def build(
+    request: ChainRequest, *, default_executor: ExecutorName = "builtin"
+) -> tuple[ChainDefinition, CapabilityRegistry]:
     """The chain ``request`` asks for, validated, in chain order, with its capability registry.
+
+    Its ``config.executor`` is the request's, or ``default_executor`` when the request names none.
 
     A supplied ``custom_chain`` is used whatever the task type (as in the original plugin);
     ``education`` may give a ``learning_chain``; otherwise the task type's template is used.
@@ -35,6 +45,7 @@ def build(request: ChainRequest) -> tuple[ChainDefinition, CapabilityRegistry]:
         language=cfg.language,
         execution_mode=cfg.execution_mode,
         continue_on_failure=request.keep_going,
+        executor=cfg.executor or default_executor,
     )
     inline = tuple(
         inline_capability(c.name, c.checklist, c.sections) for c in request.capabilities or ()

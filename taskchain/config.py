@@ -6,8 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from taskchain.errors import TaskchainError
+
+if TYPE_CHECKING:
+    from taskchain.llm.settings import LlmSettings
 
 STORES = ("memory", "sqlite", "dynamodb", "tablestore")
 # Every variable taskchain reads; template.yaml may set no other TASKCHAIN_* name.
@@ -25,6 +29,21 @@ VARIABLES = (
     "TASKCHAIN_API_TOKENS_PARAMETER",
     "TASKCHAIN_API_KEY_HEADER",
     "TASKCHAIN_ALLOW_ANONYMOUS",
+    "TASKCHAIN_RUN_BUDGET_S",
+    "TASKCHAIN_STEP_TIMEOUT_S",
+    "TASKCHAIN_RUNS_FUNCTION",
+    # the model executor's (taskchain.llm.settings reads them)
+    "TASKCHAIN_LLM_PROVIDER",
+    "TASKCHAIN_LLM_BASE_URL",
+    "TASKCHAIN_LLM_MODEL",
+    "TASKCHAIN_LLM_API_KEY",
+    "TASKCHAIN_LLM_API_KEY_PARAMETER",
+    "TASKCHAIN_LLM_CONNECT_TIMEOUT_S",
+    "TASKCHAIN_LLM_READ_TIMEOUT_S",
+    "TASKCHAIN_LLM_MAX_RETRIES",
+    "TASKCHAIN_LLM_CONCURRENCY",
+    "TASKCHAIN_LLM_TEMPERATURE",
+    "TASKCHAIN_LLM_MAX_TOKENS",
 )
 
 
@@ -54,6 +73,10 @@ class Settings:
     idempotency_table_name: str | None = None
     ots_endpoint: str | None = None
     ots_instance: str | None = None
+    run_budget: float = 840.0  # seconds of a run one call may work (the platform's time caps it)
+    step_timeout: float = 120.0  # seconds one executor attempt may take
+    runs_function: str | None = None  # the durable function that works async runs (AWS)
+    llm: LlmSettings | None = None  # the configured model, if any
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -105,7 +128,13 @@ class Settings:
                         "TASKCHAIN_STORE 为 tablestore 时必须设置",
                         "required when TASKCHAIN_STORE is tablestore",
                     )
+        from taskchain.llm.settings import LlmSettings  # it imports this module
+
         return cls(
+            run_budget=_seconds(env, "TASKCHAIN_RUN_BUDGET_S", 840.0, 24 * 3600),
+            step_timeout=_seconds(env, "TASKCHAIN_STEP_TIMEOUT_S", 120.0, 3600),
+            runs_function=env.get("TASKCHAIN_RUNS_FUNCTION", "").strip() or None,
+            llm=LlmSettings.from_env(env),
             store=store,
             home=Path(home).expanduser() if home else None,
             session_ttl_hours=ttl,
@@ -115,3 +144,19 @@ class Settings:
             ots_endpoint=endpoint,
             ots_instance=instance,
         )
+
+
+def _seconds(env: Mapping[str, str], variable: str, default: float, most: float) -> float:
+    """A positive number of seconds, at most ``most``, from ``variable`` (``default`` if unset)."""
+    raw = env.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(variable, f"{raw!r} 不是数字", f"{raw!r} is not a number") from None
+    if not 0 < value <= most:
+        raise ConfigError(
+            variable, f"须在 0 到 {most:g} 秒之间", f"must be between 0 and {most:g} seconds"
+        )
+    return value

@@ -16,6 +16,7 @@ from taskchain.models import (
     Session,
     SessionStatus,
     StepRecord,
+    Usage,
 )
 from taskchain.states import FINISHED, StepState, check_transition
 from taskchain.text import first_sentence
@@ -75,6 +76,8 @@ def submit(
     executor: str = "model",
     duration: float | None = None,
     outline: bool = False,
+    model: str | None = None,
+    usage: Usage | None = None,
 ) -> SubmitOutcome:
     """Check ``output`` for ``step_id``; accept it or count a failed attempt.
 
@@ -134,6 +137,7 @@ def submit(
         records[step_id] = record.model_copy(
             update={"attempts": attempts, "feedback": verdict.feedback, "changed_in": version}
         )
+    records[step_id] = _charged(records[step_id], model, usage)
     new = _settle(
         session,
         records,
@@ -151,7 +155,14 @@ def submit(
 
 
 def record_error(
-    session: Session, step_id: str, message: str, *, now: float, executor: str
+    session: Session,
+    step_id: str,
+    message: str,
+    *,
+    now: float,
+    executor: str,
+    model: str | None = None,
+    usage: Usage | None = None,
 ) -> Session:
     """Count an attempt whose executor produced no output (timeout, crash); may fail the step."""
     record = _workable(session, step_id, None)
@@ -173,6 +184,7 @@ def record_error(
             "changed_in": version,
         }
     )
+    records[step_id] = _charged(records[step_id], model, usage)
     return _settle(session, records, version, now, failed=failed, step_id=step_id)
 
 
@@ -358,6 +370,16 @@ def _newly_ready(old: Session, new: Session) -> tuple[str, ...]:
     """Steps ready in ``new`` that were not ready in ``old``."""
     before = set(ready_steps(old))
     return tuple(s for s in ready_steps(new) if s not in before)
+
+
+def _charged(record: StepRecord, model: str | None, usage: Usage | None) -> StepRecord:
+    """``record`` with a model attempt's cost added (a model executor's attempts add up)."""
+    if model is None and usage is None:
+        return record
+    total = usage if record.usage is None or usage is None else record.usage + usage
+    return record.model_copy(
+        update={"model": model or record.model, "usage": total or record.usage}
+    )
 
 
 def _since(record: StepRecord, now: float) -> float | None:

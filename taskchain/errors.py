@@ -66,6 +66,12 @@ class ChainError(InvalidRequestError):
     code = "INVALID_CUSTOM_CHAIN"
 
 
+class ExecutorUnavailableError(InvalidRequestError):
+    """A run asks for an executor the service has not configured (``llm`` without a model)."""
+
+    code = "EXECUTOR_UNAVAILABLE"
+
+
 class NotFoundError(TaskchainError):
     """No such session or step for this tenant (another tenant's session is not found either)."""
 

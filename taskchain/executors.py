@@ -7,7 +7,7 @@ from typing import Protocol
 
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.guidance import StepGuidance, instantiate
-from taskchain.models import Capability, Feedback, Session
+from taskchain.models import Capability, Feedback, Session, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,27 @@ class StepTask:
     attempt: int  # 1-based
     previous_feedback: tuple[Feedback, ...]  # failed checks of the previous attempt, if any
     timeout: float  # seconds this attempt may take; executors that do I/O must honour it
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An attempt's output with what producing it cost (model executors)."""
+
+    text: str
+    model: str | None = None
+    usage: Usage | None = None
+
+
+class AttemptFailed(Exception):
+    """An attempt that produced no output, with a reason fit to show in either language."""
+
+    def __init__(self, zh: str, en: str, *, model: str | None = None, usage: Usage | None = None):
+        super().__init__(en)
+        self.zh, self.en, self.model, self.usage = zh, en, model, usage
+
+    def message(self, language: str) -> str:
+        """The reason in ``language``."""
+        return self.en if language == "en" else self.zh
 
 
 class Executor(Protocol):
@@ -33,8 +54,14 @@ class Executor(Protocol):
     concurrent: bool
     writes_outlines: bool  # outputs are outlines to fill in: their length is not judged
 
-    def execute(self, task: StepTask) -> str:
-        """Return the step's output text (Markdown)."""
+    def execute(self, task: StepTask) -> str | Answer:
+        """Return the step's output text (Markdown), or it with its cost.
+
+        Raises
+        ------
+        AttemptFailed
+            The attempt produced nothing usable; the reason is recorded on the step.
+        """
         ...
 
 

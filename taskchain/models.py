@@ -12,6 +12,7 @@ from taskchain.states import FINISHED, StepState
 Language = Literal["zh", "en"]
 Depth = Literal["basic", "detailed", "comprehensive"]
 ExecutionMode = Literal["sequential", "parallel"]
+ExecutorName = Literal["builtin", "llm"]
 TaskType = Literal["analysis", "creative", "education", "research", "custom"]
 SessionStatus = Literal["active", "completed", "completed_with_gaps", "failed"]
 SESSION_STATUS_DOC = (
@@ -148,6 +149,7 @@ class ChainConfig(Frozen):
     language: Language = "zh"
     execution_mode: ExecutionMode = "sequential"
     continue_on_failure: bool = True
+    executor: ExecutorName = "builtin"  # who writes the outputs of a one-shot or async run
 
 
 class ChainDefinition(Frozen):
@@ -283,6 +285,25 @@ class Fingerprint(Frozen):
     topic: tuple[str, ...] = ()
 
 
+class Usage(Frozen):
+    """What a step's model calls cost, over all its attempts (tokens as the provider counts)."""
+
+    calls: int = Field(
+        default=0, description="模型调用次数，含重试（model calls, retries included）"
+    )
+    prompt_tokens: int = Field(default=0, description="输入 token 数（prompt tokens）")
+    completion_tokens: int = Field(default=0, description="输出 token 数（completion tokens）")
+    latency: float = Field(default=0.0, description="等待模型的时间，秒（seconds waiting on it）")
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            calls=self.calls + other.calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            latency=round(self.latency + other.latency, 6),
+        )
+
+
 class StepRecord(Frozen):
     """The mutable state of one step in a session.
 
@@ -305,6 +326,8 @@ class StepRecord(Frozen):
     duration: float | None = None  # seconds spent producing the accepted output, if measured
     changed_in: int = 1
     fingerprint: Fingerprint | None = None  # what later steps' checks read of the output
+    model: str | None = None  # the model that wrote the latest attempt (model executors)
+    usage: Usage | None = None  # model calls and tokens of every attempt (model executors)
 
     @property
     def finished(self) -> bool:

@@ -9,12 +9,20 @@ counted as findings, recommendations or focus-area coverage.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from taskchain.capabilities import CapabilityRegistry
-from taskchain.models import SESSION_STATUS_DOC, ChainDefinition, Session, StepSpec
+from taskchain.models import (
+    SESSION_STATUS_DOC,
+    ChainDefinition,
+    Session,
+    StepRecord,
+    StepSpec,
+    Usage,
+)
 from taskchain.report_items import is_placeholder, open_questions, pieces, substance
 from taskchain.report_markdown import to_markdown
 from taskchain.report_summary import summary
@@ -61,6 +69,11 @@ class StepResult(BaseModel):
     reason: str | None = Field(description="跳过或失败的原因（why it was skipped or failed）")
     executor: str | None = Field(description="产出由谁写出（who wrote the output）")
     duration: float | None = Field(description="用时，秒（seconds taken）")
+    model: str | None = Field(default=None, description="作答的模型（the model that wrote it）")
+    usage: Usage | None = Field(
+        default=None,
+        description="模型调用次数和 token 用量，含失败的尝试（model calls and tokens）",
+    )
     focus_areas_covered: list[str] = Field(
         description="产出具体讨论了的关注点（focus areas it covered）"
     )
@@ -76,6 +89,31 @@ class Gap(BaseModel):
     step_id: str | None = Field(default=None, description="相关步骤的 ID（the step concerned）")
     focus_area: str | None = Field(default=None, description="未覆盖的关注点（the focus area）")
     reason: str = Field(description="缺口说明（what is missing and why）")
+
+
+class ModelCost(BaseModel):
+    """What the model calls of a run cost, in all (tokens as the provider counts them)."""
+
+    models: list[str] = Field(description="用到的模型（models used）")
+    calls: int = Field(description="模型调用次数，含重试（model calls, retries included）")
+    prompt_tokens: int = Field(description="输入 token 总数（prompt tokens）")
+    completion_tokens: int = Field(description="输出 token 总数（completion tokens）")
+    latency: float = Field(description="等待模型的总时间，秒（seconds waiting on the model）")
+
+
+def model_cost(records: Iterable[StepRecord]) -> ModelCost | None:
+    """The total of the records' model usage; ``None`` when no model was called."""
+    used = [r for r in records if r.usage is not None or r.model is not None]
+    if not used:
+        return None
+    total = sum((r.usage for r in used if r.usage is not None), Usage())
+    return ModelCost(
+        models=sorted({r.model for r in used if r.model}),
+        calls=total.calls,
+        prompt_tokens=total.prompt_tokens,
+        completion_tokens=total.completion_tokens,
+        latency=round(total.latency, 6),
+    )
 
 
 class QualityMetrics(BaseModel):
@@ -101,6 +139,10 @@ class QualityMetrics(BaseModel):
     )
     total_duration: float = Field(description="各步骤用时之和，秒（seconds the steps took）")
     elapsed: float = Field(description="从开始到现在的时间，秒（seconds since the start）")
+    model_usage: ModelCost | None = Field(
+        default=None,
+        description="模型调用的总次数与 token 用量；没有调用模型时为 null（model calls and tokens）",
+    )
 
 
 class Report(BaseModel):
@@ -175,6 +217,8 @@ def build(session: Session, registry: CapabilityRegistry, *, now: float) -> Repo
             reason=None if record.state is StepState.COMPLETED else record.reason,
             executor=record.executor,
             duration=record.duration,
+            model=record.model,
+            usage=record.usage,
             focus_areas_covered=covered,
         )
     if not findings and not outline:  # no step has a findings section: each gist stands in
@@ -319,4 +363,5 @@ def _metrics(session: Session, coverage: dict[str, list[str]], outline: bool) ->
         else round(sum(1 for s in coverage.values() if s) / len(coverage), 4),
         total_duration=round(sum(r.duration or 0.0 for r in records), 6),
         elapsed=round(max(0.0, session.updated_at - session.created_at), 6),
+        model_usage=model_cost(records),
     )

@@ -10,7 +10,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from taskchain import limits
 from taskchain.capabilities import MAX_CHECKLIST_ITEM_CHARS, MAX_SECTION_TITLE_CHARS
 from taskchain.errors import InvalidRequestError
-from taskchain.models import Depth, ExecutionMode, Language, TaskType, ValidationRules
+from taskchain.models import (
+    Depth,
+    ExecutionMode,
+    ExecutorName,
+    Language,
+    TaskType,
+    ValidationRules,
+)
 from taskchain.request_errors import translate
 from taskchain.request_fields import (
     LENIENT,
@@ -61,6 +68,12 @@ class ConfigIn(Request):
     continue_on_failure: Flag | None = Field(
         default=None,
         description="某一步失败后是否继续后续步骤（keep going after a failed step）",
+    )
+    executor: Annotated[ExecutorName, Word] | None = Field(
+        default=None,
+        description="一次跑完（run）时由谁写各步骤：llm 用服务配置的模型作答，builtin 只写待填写的提纲；"
+        "省略时配置了模型就用 llm，否则 builtin（who writes the steps of a run: the configured "
+        "model, or the builtin outline writer; by default llm when a model is configured）",
     )
 
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskchain.guidance import StepGuidance
-from taskchain.models import SESSION_STATUS_DOC, Feedback, SessionStatus
-from taskchain.report import Report
+from taskchain.models import SESSION_STATUS_DOC, Feedback, SessionStatus, Usage
+from taskchain.report import ModelCost, Report
 from taskchain.store import SessionSummary
 
 
@@ -160,6 +160,11 @@ class ExecutionResult(BaseModel):
     timestamp: str | None = Field(description="结束时间，ISO 8601（finished at）")
     attempts: int = Field(description="尝试次数（attempts）")
     executor: str | None = Field(description="产出由谁写出（who wrote the output）")
+    model: str | None = Field(default=None, description="作答的模型（the model that wrote it）")
+    usage: Usage | None = Field(
+        default=None,
+        description="模型调用次数和 token 用量，含失败的尝试（model calls and tokens）",
+    )
 
 
 class ExecutionSummary(BaseModel):
@@ -170,6 +175,10 @@ class ExecutionSummary(BaseModel):
     failed_tasks: int = Field(description="失败的步骤数（steps failed）")
     skipped_tasks: int = Field(description="跳过的步骤数（steps skipped）")
     total_execution_time: float = Field(description="各步骤用时之和，秒（seconds in all）")
+    model_usage: ModelCost | None = Field(
+        default=None,
+        description="模型调用的总次数与 token 用量；没有调用模型时为 null（model calls and tokens）",
+    )
 
 
 class RunResult(BaseModel):
@@ -184,8 +193,16 @@ class RunResult(BaseModel):
         "answers 表示各步骤是真实作答（outline: questions to answer, no findings）"
     )
     session_id: str = Field(description="会话 ID（session id）")
+    run_id: str = Field(
+        description="运行 ID（即会话 ID），可用 GET /v1/runs/{run_id} 查询、续跑（run id: the session id）"
+    )
     task_type: str = Field(description="任务类型（task type）")
     target: str = Field(description="目标（goal）")
+    next: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="任务链没有在本次调用的时限内跑完时，怎样继续（how to continue an unfinished run）",
+    )
     execution_results: list[ExecutionResult] = Field(description="各步骤结果（step results）")
     final_report: Report = Field(description="最终报告（final report）")
     execution_summary: ExecutionSummary = Field(description="执行统计（execution summary）")
@@ -201,6 +218,46 @@ class RunResult(BaseModel):
         default=None,
         exclude_if=_absent,
         description="错误说明：出了什么问题、怎样改正（what went wrong and how to fix it）",
+    )
+
+
+class StepWork(BaseModel):
+    """A step a run is working on."""
+
+    step_id: str = Field(description="步骤 ID（step id）")
+    name: str = Field(description="步骤名称（step name）")
+    attempts: int = Field(description="已尝试次数（attempts so far）")
+    max_attempts: int = Field(description="最多尝试次数（maximum attempts）")
+
+
+class RunView(Answer):
+    """A run's progress; once it has ended, its result in the one-shot shape."""
+
+    run_id: str = Field(description="运行 ID（即会话 ID）（run id: the session id）")
+    status: Literal["running", "completed", "completed_with_gaps", "failed"] = Field(
+        description="running 进行中或已暂停（见 next）；completed 全部完成；completed_with_gaps 已结束但有缺口；"
+        "failed 失败（run status）"
+    )
+    executor: str = Field(description="由谁写各步骤：llm 或 builtin（executor）")
+    progress: Progress = Field(description="各状态的步骤数（step counts）")
+    current_steps: list[StepWork] = Field(description="正在做的步骤（steps being worked on）")
+    attempts: int = Field(description="全部尝试次数（attempts in all）")
+    model_usage: ModelCost | None = Field(
+        description="到目前为止的模型调用与 token 用量（model calls and tokens so far）"
+    )
+    elapsed: float = Field(
+        description="从开始到最近一次保存，秒（seconds from start to last save）"
+    )
+    updated_at: float = Field(description="最近一次保存的时间，Unix 秒（last saved at）")
+    next: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="运行未结束时怎样继续或查询（how to follow or continue the run）",
+    )
+    result: RunResult | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="运行结束后的结果，与一次跑完（run）的返回相同（the result, once ended）",
     )
 
 

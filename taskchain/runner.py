@@ -6,16 +6,38 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 
 from taskchain import engine
 from taskchain.capabilities import CapabilityRegistry
-from taskchain.executors import Executor, StepTask
+from taskchain.executors import Answer, AttemptFailed, Executor, StepTask
 from taskchain.guidance import guide
 from taskchain.limits import MAX_OUTPUT_CHARS
-from taskchain.models import Session
+from taskchain.models import Session, Usage
 from taskchain.text import clean
 
 Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one executor call gave: an output or the reason there is none, and its cost."""
+
+    step_id: str
+    attempt: int
+    output: str | None
+    error: str | None
+    took: float
+    model: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """Progress callbacks of a run: attempts started (a batch), and each attempt counted."""
+
+    started: Callable[[Session, list[StepTask]], None] | None = None
+    attempted: Callable[[Session, Attempt], None] | None = None
 
 
 def run_chain(
@@ -27,51 +49,80 @@ def run_chain(
     step_timeout: float,
     budget: float,
     max_workers: int = 4,
+    save: Callable[[Session], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> Session:
     """Work ``session`` to its end with ``executor``; return the final (or timed-out) session.
 
     Each ready step is attempted until its output passes the checks or its attempts run out
     (the failed checks go back to the executor with the next attempt). In ``parallel`` mode a
-    ``concurrent`` executor works every ready step at once. When ``budget`` seconds have passed
-    the remaining steps are left unfinished and the session stays active (a partial report).
+    ``concurrent`` executor works every ready step at once (at most ``max_workers``). When
+    ``budget`` seconds have passed no new attempt starts: the remaining steps are left
+    unfinished and the session stays active (a partial report, resumable).
+
+    ``save`` is called with the session after every batch of attempts, so an interrupted run
+    (Ctrl-C, a function timeout) loses at most the attempts in flight. ``hooks`` report
+    progress (the CLI's progress line).
     """
+    hooks = hooks or Hooks()
     deadline = clock() + budget
     parallel = session.definition.config.execution_mode == "parallel" and executor.concurrent
-    pool = ThreadPoolExecutor(max_workers=max_workers) if executor.concurrent else None
+    pool = ThreadPoolExecutor(max_workers=max(1, max_workers)) if executor.concurrent else None
     try:
         while session.status == "active" and clock() < deadline:
             ready = engine.ready_steps(session)
             if not ready:
                 break
-            batch = ready if parallel else ready[:1]
+            batch = ready[: max(1, max_workers)] if parallel else ready[:1]
             tasks = [
                 _task(session, step_id, registry, step_timeout, deadline, clock)
                 for step_id in batch
             ]
-            outcomes = _attempt(tasks, executor, pool, clock)
-            for task, (output, error, took) in zip(tasks, outcomes, strict=True):
-                step_id = task.guidance.step_id
-                if error is not None:
-                    session = engine.record_error(
-                        session, step_id, error, now=clock(), executor=executor.name
-                    )
-                else:
-                    assert output is not None
-                    session = engine.submit(
-                        session,
-                        step_id,
-                        output,
-                        now=clock(),
-                        registry=registry,
-                        executor=executor.name,
-                        duration=took,
-                        outline=executor.writes_outlines,
-                    ).session
+            if hooks.started is not None:
+                hooks.started(session, tasks)
+            for attempt in _attempt(tasks, executor, pool, clock):
+                session = _record(session, attempt, executor, registry, clock)
+                if hooks.attempted is not None:
+                    hooks.attempted(session, attempt)
+            if save is not None:
+                save(session)
     finally:
         if pool is not None:
             # Abandoned (timed-out) attempts are not waited for: their threads finish on their own.
             pool.shutdown(wait=False, cancel_futures=True)
     return session
+
+
+def _record(
+    session: Session,
+    attempt: Attempt,
+    executor: Executor,
+    registry: CapabilityRegistry,
+    clock: Clock,
+) -> Session:
+    """``session`` with one attempt counted: checked and accepted or refused, or its error."""
+    if attempt.output is None:
+        return engine.record_error(
+            session,
+            attempt.step_id,
+            attempt.error or "",
+            now=clock(),
+            executor=executor.name,
+            model=attempt.model,
+            usage=attempt.usage,
+        )
+    return engine.submit(
+        session,
+        attempt.step_id,
+        attempt.output,
+        now=clock(),
+        registry=registry,
+        executor=executor.name,
+        duration=attempt.took,
+        outline=executor.writes_outlines,
+        model=attempt.model,
+        usage=attempt.usage,
+    ).session
 
 
 def _task(
@@ -95,14 +146,12 @@ def _task(
 
 def _attempt(
     tasks: list[StepTask], executor: Executor, pool: ThreadPoolExecutor | None, clock: Clock
-) -> list[tuple[str | None, str | None, float]]:
-    """Run one attempt per task: (output, error message, seconds taken) each."""
+) -> list[Attempt]:
+    """Run one attempt per task, at once in ``pool`` when there is one."""
     if pool is None:
         return [_call(executor, task) for task in tasks]
     started = clock()
-    futures: list[Future[tuple[str | None, str | None, float]]] = [
-        pool.submit(_call, executor, task) for task in tasks
-    ]
+    futures: list[Future[Attempt]] = [pool.submit(_call, executor, task) for task in tasks]
     results = []
     for task, future in zip(tasks, futures, strict=True):
         try:
@@ -110,42 +159,46 @@ def _attempt(
         except FutureTimeout:
             future.cancel()
             lang = task.guidance.language
-            results.append(
-                (
-                    None,
-                    f"执行超时（{task.timeout:.1f} 秒）"
-                    if lang != "en"
-                    else f"timed out after {task.timeout:.1f}s",
-                    task.timeout,
-                )
+            reason = (
+                f"执行超时（{task.timeout:.1f} 秒）"
+                if lang != "en"
+                else f"timed out after {task.timeout:.1f}s"
             )
+            results.append(Attempt(task.guidance.step_id, task.attempt, None, reason, task.timeout))
     return results
 
 
-def _call(executor: Executor, task: StepTask) -> tuple[str | None, str | None, float]:
+def _call(executor: Executor, task: StepTask) -> Attempt:
     """One executor call; an exception becomes an error message that never leaks its text."""
+    step_id, lang = task.guidance.step_id, task.guidance.language
     started = time.perf_counter()
     try:
-        output = executor.execute(task)
+        produced = executor.execute(task)
+    except AttemptFailed as exc:
+        took = time.perf_counter() - started
+        return Attempt(step_id, task.attempt, None, exc.message(lang), took, exc.model, exc.usage)
     except Exception as exc:
-        lang = task.guidance.language
         kind = type(exc).__name__
-        return (
-            None,
-            f"执行器出错（{kind}）" if lang != "en" else f"executor error ({kind})",
-            time.perf_counter() - started,
-        )
+        reason = f"执行器出错（{kind}）" if lang != "en" else f"executor error ({kind})"
+        return Attempt(step_id, task.attempt, None, reason, time.perf_counter() - started)
     took = time.perf_counter() - started
-    lang = task.guidance.language
-    output = clean(output) if isinstance(output, str) else ""
+    answer = produced if isinstance(produced, Answer) else Answer(text=produced)
+    output = clean(answer.text) if isinstance(answer.text, str) else ""
+    error = None
     if not output:
-        return None, "执行器没有输出" if lang != "en" else "executor returned no output", took
-    if len(output) > MAX_OUTPUT_CHARS:
-        return (
-            None,
+        error = "执行器没有输出" if lang != "en" else "executor returned no output"
+    elif len(output) > MAX_OUTPUT_CHARS:
+        error = (
             f"输出超过 {MAX_OUTPUT_CHARS} 字符上限"
             if lang != "en"
-            else f"output over the {MAX_OUTPUT_CHARS}-character limit",
-            took,
+            else f"output over the {MAX_OUTPUT_CHARS}-character limit"
         )
-    return output, None, took
+    return Attempt(
+        step_id,
+        task.attempt,
+        None if error else output,
+        error,
+        took,
+        answer.model,
+        answer.usage,
+    )

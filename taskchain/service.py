@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, overload
 
-from taskchain import __version__, chain, engine, jsontext, limits, report, runner, views
+from taskchain import __version__, chain, engine, jsontext, limits, report, views
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.errors import TaskchainError, internal_error_body, invalid_json, session_not_found
 from taskchain.executors import BuiltinExecutor, Executor
@@ -21,13 +21,13 @@ from taskchain.responses import (
     Health,
     MarkdownReport,
     ReportView,
-    RunResult,
     SessionList,
     SessionView,
     SubmitView,
     TemplateInfo,
     Templates,
 )
+from taskchain.runs import Launcher, RunUseCases
 from taskchain.store import SessionStore
 from taskchain.templates import catalogue
 
@@ -36,7 +36,7 @@ VERSION = __version__
 _log = logging.getLogger("taskchain")
 
 
-class Service:
+class Service(RunUseCases):
     """Every taskchain use case, over an injected store, clock, id source and executor.
 
     The use cases take requests already parsed by the caller's edge (:mod:`taskchain.requests`)
@@ -56,11 +56,16 @@ class Service:
     clock, new_id
         Time and session ids come from here, so the engine stays pure and tests deterministic.
     executor
-        Writes step outputs in one-shot runs (default: the builtin outline writer).
+        Writes outlines in runs with ``config.executor: builtin`` (default: the builtin one).
+    model_executor
+        Writes answers in runs with ``config.executor: llm`` (``None``: no model configured;
+        runs then default to ``builtin``, and asking for ``llm`` is a validation error).
+    launcher
+        Works async runs (``start_run``) outside the call; ``None`` works them within it.
     ttl_seconds
         Session lifetime; expired sessions are gone for every use case.
     step_timeout, run_budget
-        Seconds one executor attempt, and a whole one-shot run, may take.
+        Seconds one executor attempt, and the part of a run one call works, may take.
     """
 
     def __init__(
@@ -70,6 +75,8 @@ class Service:
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         executor: Executor | None = None,
+        model_executor: Executor | None = None,
+        launcher: Launcher | None = None,
         ttl_seconds: float = 168 * 3600,
         step_timeout: float = 20.0,
         run_budget: float = 25.0,
@@ -77,44 +84,23 @@ class Service:
         self.store = store
         self.clock = clock
         self.new_id = new_id
-        self.executor: Executor = executor or BuiltinExecutor()
+        self.executors: dict[str, Executor] = {"builtin": executor or BuiltinExecutor()}
+        if model_executor is not None:
+            self.executors["llm"] = model_executor
+        self.launcher = launcher
         self.ttl_seconds = ttl_seconds
         self.step_timeout = step_timeout
         self.run_budget = run_budget
 
     # --- one-shot ---------------------------------------------------------------------
 
-    def run(self, request: ChainRequest, *, tenant: str, end_user: str | None = None) -> RunResult:
-        """Run a whole chain with the executor (original contract); the session is kept.
-
-        Raises
-        ------
-        ChainError
-            For a chain that cannot be built. Use :meth:`run_safely` for the original
-            never-raising behaviour.
-        """
-        definition, registry = chain.build(request)
-        session = engine.start(
-            definition,
-            session_id=self.new_id(),
-            tenant=tenant,
-            now=self.clock(),
-            end_user=end_user,
-            ttl_seconds=self.ttl_seconds,
-        )
-        session = runner.run_chain(
-            session,
-            self.executor,
-            registry=registry,
-            clock=self.clock,
-            step_timeout=self.step_timeout,
-            budget=self.run_budget,
-        )
-        self.store.create(session)
-        return views.oneshot_response(session, report.build(session, registry, now=self.clock()))
-
     def run_safely(
-        self, payload: Any, *, tenant: str, end_user: str | None = None
+        self,
+        payload: Any,
+        *,
+        tenant: str,
+        end_user: str | None = None,
+        budget: float | None = None,
     ) -> dict[str, Any]:
         """:meth:`run` on a raw request, answering JSON that never raises: every failure is a
         ``success: false`` body. The edge of direct invocations and :func:`taskchain.run`."""
@@ -126,7 +112,8 @@ class Service:
             request = parse(
                 ChainRequest, dict(payload) if isinstance(payload, Mapping) else payload
             )
-            return self.run(request, tenant=tenant, end_user=end_user).model_dump(mode="json")
+            result = self.run(request, tenant=tenant, end_user=end_user, budget=budget)
+            return result.model_dump(mode="json")
         except TaskchainError as exc:
             return exc.to_body(language)
         except Exception:  # the original contract never raises: the trace goes to the log only

@@ -8,15 +8,17 @@ from taskchain.capabilities import CapabilityRegistry
 from taskchain.engine import SubmitOutcome, ready_steps
 from taskchain.guidance import guide
 from taskchain.models import Session
-from taskchain.report import Report
+from taskchain.report import Report, model_cost
 from taskchain.responses import (
     ExecutionResult,
     ExecutionSummary,
     FinishedStep,
     Progress,
     RunResult,
+    RunView,
     SessionView,
     StepLine,
+    StepWork,
     SubmitView,
 )
 from taskchain.states import StepState
@@ -177,6 +179,8 @@ def oneshot_response(session: Session, report: Report) -> RunResult:
                 timestamp=iso(r.finished_at),
                 attempts=r.attempts,
                 executor=r.executor,
+                model=r.model,
+                usage=r.usage,
             )
         )
     p = progress(session)
@@ -187,6 +191,7 @@ def oneshot_response(session: Session, report: Report) -> RunResult:
         success=succeeded,
         content=report.content,
         session_id=session.session_id,
+        run_id=session.session_id,
         task_type=d.task_type,
         target=d.target,
         execution_results=results,
@@ -197,6 +202,7 @@ def oneshot_response(session: Session, report: Report) -> RunResult:
             failed_tasks=p.failed,
             skipped_tasks=p.skipped,
             total_execution_time=round(sum(r.duration or 0.0 for r in session.records.values()), 6),
+            model_usage=report.quality_metrics.model_usage,
         ),
     )
     if succeeded:
@@ -213,11 +219,59 @@ def oneshot_response(session: Session, report: Report) -> RunResult:
             "no step was completed: every step failed or was skipped (see each error_message)",
         )
     else:
-        why = ("任务链未能在时限内完成", "the chain did not finish within its time budget")
+        why = (
+            "任务链未能在本次调用的时限内跑完，已完成的步骤都已保存，可以续跑（见 next）",
+            "the chain did not finish within this call's time budget; the steps done are saved "
+            "and the run can be continued (see next)",
+        )
     return result.model_copy(
         update={
             "error_code": "EXECUTION_FAILED",
             "category": "EXECUTION_ERROR",
             "error": why[0] if zh else why[1],
+            "next": continue_hint(session) if session.status == "active" else None,
         }
+    )
+
+
+def continue_hint(session: Session) -> str:
+    """How to continue an unfinished run, in the session's language."""
+    rid = session.session_id
+    if session.language == "en":
+        return (
+            f"POST /v1/runs/{rid}/continue (Coze: continue_run with run_id) works on it for "
+            f"another call; GET /v1/runs/{rid} shows its progress; CLI: taskchain run --resume {rid}"
+        )
+    return (
+        f"调用 POST /v1/runs/{rid}/continue（扣子：continue_run，传 run_id）再跑一段；"
+        f"GET /v1/runs/{rid} 查看进度；命令行：taskchain run --resume {rid}"
+    )
+
+
+def run_view(session: Session, registry: CapabilityRegistry, report: Report | None) -> RunView:
+    """A run's progress, with its result once it has ended (``report`` given then)."""
+    d = session.definition
+    working = [
+        StepWork(
+            step_id=s.id,
+            name=s.name,
+            attempts=session.record(s.id).attempts,
+            max_attempts=s.max_attempts,
+        )
+        for s in d.steps
+        if session.record(s.id).state is StepState.READY
+    ]
+    ended = session.status != "active"
+    return RunView(
+        run_id=session.session_id,
+        status="running" if not ended else session.status,
+        executor=d.config.executor,
+        progress=progress(session),
+        current_steps=[] if ended else working,
+        attempts=sum(r.attempts for r in session.records.values()),
+        model_usage=model_cost(session.records.values()),
+        elapsed=round(max(0.0, session.updated_at - session.created_at), 6),
+        updated_at=session.updated_at,
+        next=None if ended else continue_hint(session),
+        result=oneshot_response(session, report) if ended and report is not None else None,
     )

@@ -22,7 +22,8 @@ _REASONS = {
     "404": "No such session for this tenant (SESSION_NOT_FOUND)",
     "409": "Conflict with the session's state (STALE_VERSION, STEP_NOT_READY, ...)",
     "413": "Body over 256 KB (PAYLOAD_TOO_LARGE)",
-    "422": "Chain cannot be built (INVALID_CUSTOM_CHAIN), or Idempotency-Key reused",
+    "422": "Chain cannot be built (INVALID_CUSTOM_CHAIN), executor llm without a configured "
+    "model (EXECUTOR_UNAVAILABLE), or Idempotency-Key reused",
     "503": "Store unavailable (STORE_UNAVAILABLE); see Retry-After",
 }
 

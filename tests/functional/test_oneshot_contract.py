@@ -29,6 +29,7 @@ TOP_LEVEL = {
     "success",
     "content",
     "session_id",
+    "run_id",
     "task_type",
     "target",
     "execution_results",

@@ -10,7 +10,8 @@ Two statements of the contract the checks take as configuration, not as exemptio
 
 - 422 answers data the schema allows but no chain can be built from (a dependency on a step that
   does not exist, a cycle, two sections with one title): ``INVALID_CUSTOM_CHAIN``, which no JSON
-  Schema can express. Valid data may be refused with it, never with a 400.
+  Schema can express. Valid data may be refused with it, never with a 400. Likewise
+  ``EXECUTOR_UNAVAILABLE``: ``config.executor: llm`` on a service with no model configured.
 - The Coze routes answer business and validation errors with 200 and ``success: false`` (Coze
   shows the model the body, not the status), so the negative/positive data checks judge them by
   the status their error code has on the REST routes (:func:`coze_answers_like_rest`).
@@ -87,7 +88,9 @@ CONFIG: dict[str, Any] = {
 }
 # What an error code answers on the REST routes (the Coze routes answer it with 200).
 REST_STATUS = {"AUTHENTICATION_ERROR": 401, "NOT_FOUND": 404, "CONFLICT": 409}
-UNPROCESSABLE = frozenset({"INVALID_CUSTOM_CHAIN", "IDEMPOTENCY_KEY_REUSED"})
+UNPROCESSABLE = frozenset(
+    {"INVALID_CUSTOM_CHAIN", "IDEMPOTENCY_KEY_REUSED", "EXECUTOR_UNAVAILABLE"}
+)
 ERROR_KEYS = {"success", "error_code", "category", "error", "details"}
 
 

@@ -1,0 +1,1 @@
+"""Model executors over OpenAI-compatible chat APIs: settings and a lean standard-library client."""

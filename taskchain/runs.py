@@ -1,0 +1,186 @@
+"""Runs: a whole chain worked by an executor, in one call or across several (the use cases).
+
+A run is a session whose steps an executor writes (``config.executor``: ``builtin`` outlines
+or ``llm`` answers). It is stored before its first attempt and saved after every batch of
+attempts, so a run that runs out of its call's budget, is interrupted, or whose function
+times out keeps every step it finished and can be continued: by the platform's engine (a
+:class:`Launcher`, such as a Lambda durable execution), by ``continue_run`` calls, or by the
+CLI's ``--resume``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from taskchain import chain, engine, report, runner, views
+from taskchain.errors import ExecutorUnavailableError
+from taskchain.executors import Executor
+from taskchain.models import ExecutorName, Session
+from taskchain.requests import ChainRequest
+from taskchain.responses import RunResult, RunView
+
+if TYPE_CHECKING:
+    from taskchain.capabilities import CapabilityRegistry
+    from taskchain.store import SessionStore
+
+
+class Launcher(Protocol):
+    """Hands a stored run to an engine that works it to its end outside this call."""
+
+    name: str
+
+    def launch(self, tenant: str, run_id: str, end_user: str | None) -> None:
+        """Start working the run; return at once.
+
+        Raises
+        ------
+        StoreError
+            The engine could not be reached (the caller answers 503; the run stays stored).
+        """
+        ...
+
+
+class RunUseCases:
+    """The run use cases of :class:`~taskchain.service.Service` (which provides these fields)."""
+
+    store: SessionStore
+    clock: Callable[[], float]
+    new_id: Callable[[], str]
+    ttl_seconds: float
+    step_timeout: float
+    run_budget: float
+    executors: dict[str, Executor]
+    launcher: Launcher | None
+
+    @property
+    def default_executor(self) -> ExecutorName:
+        """``llm`` when a model is configured, otherwise ``builtin``."""
+        return "llm" if "llm" in self.executors else "builtin"
+
+    def run(
+        self,
+        request: ChainRequest,
+        *,
+        tenant: str,
+        end_user: str | None = None,
+        budget: float | None = None,
+        hooks: runner.Hooks | None = None,
+    ) -> RunResult:
+        """Run a whole chain in this call (original contract); the session is kept.
+
+        A chain that does not end within ``budget`` seconds (default and cap: the service's
+        run budget) answers its partial result with ``next`` saying how to continue it.
+
+        Raises
+        ------
+        ChainError, InvalidRequestError
+            For a chain that cannot be built or an executor that is not configured.
+        """
+        session, registry = self._create(request, tenant=tenant, end_user=end_user)
+        session = self._work(session, registry, budget=budget, hooks=hooks)
+        return views.oneshot_response(session, report.build(session, registry, now=self.clock()))
+
+    def start_run(
+        self, request: ChainRequest, *, tenant: str, end_user: str | None = None
+    ) -> RunView:
+        """Store a run and hand it to the launcher; without one, work it for this call's budget."""
+        session, registry = self._create(request, tenant=tenant, end_user=end_user)
+        if self.launcher is not None:
+            self.launcher.launch(tenant, session.session_id, end_user)
+            return views.run_view(session, registry, None)
+        session = self._work(session, registry, budget=None, hooks=None)
+        return self._view(session, registry)
+
+    def continue_run(
+        self,
+        tenant: str,
+        run_id: str,
+        *,
+        end_user: str | None = None,
+        budget: float | None = None,
+        hooks: runner.Hooks | None = None,
+    ) -> RunView:
+        """Work a stored run for up to ``budget`` seconds more; an ended run is answered as is."""
+        session = self._load(tenant, run_id, end_user)
+        registry = chain.registry_for(session.definition)
+        if session.status == "active":
+            session = self._work(session, registry, budget=budget, hooks=hooks)
+        return self._view(session, registry)
+
+    def run_status(self, tenant: str, run_id: str, *, end_user: str | None = None) -> RunView:
+        """A run's progress, with its result once it has ended."""
+        session = self._load(tenant, run_id, end_user)
+        return self._view(session, chain.registry_for(session.definition))
+
+    # --- internals --------------------------------------------------------------------
+
+    def _create(
+        self, request: ChainRequest, *, tenant: str, end_user: str | None
+    ) -> tuple[Session, CapabilityRegistry]:
+        """The run's session, built and stored before any attempt."""
+        definition, registry = chain.build(request, default_executor=self.default_executor)
+        self._executor(definition.config.executor)  # refuse an unconfigured executor up front
+        session = engine.start(
+            definition,
+            session_id=self.new_id(),
+            tenant=tenant,
+            now=self.clock(),
+            end_user=end_user,
+            ttl_seconds=self.ttl_seconds,
+        )
+        self.store.create(session)
+        return session, registry
+
+    def _work(
+        self,
+        session: Session,
+        registry: CapabilityRegistry,
+        *,
+        budget: float | None,
+        hooks: runner.Hooks | None,
+    ) -> Session:
+        """Work ``session`` within the budget, saving after every batch of attempts."""
+        executor = self._executor(session.definition.config.executor)
+        saved = session.version
+
+        def save(current: Session) -> None:
+            nonlocal saved
+            if current.version != saved:
+                self.store.save(current, expected_version=saved)
+                saved = current.version
+
+        return runner.run_chain(
+            session,
+            executor,
+            registry=registry,
+            clock=self.clock,
+            step_timeout=self.step_timeout,
+            budget=self.run_budget if budget is None else max(0.0, min(budget, self.run_budget)),
+            max_workers=getattr(executor, "concurrency", 4),
+            save=save,
+            hooks=hooks,
+        )
+
+    def _executor(self, name: str) -> Executor:
+        """The executor called ``name``, or a clear error when it is not configured."""
+        executor = self.executors.get(name)
+        if executor is None:
+            raise ExecutorUnavailableError(
+                f"没有配置模型，不能用 {name} 执行：请设置 TASKCHAIN_LLM_PROVIDER 等变量（见 README），"
+                "或把 config.executor 设为 builtin",
+                f"no model is configured, so executor {name} is unavailable: set "
+                "TASKCHAIN_LLM_PROVIDER and the related variables (see the README), or use "
+                "config.executor builtin",
+                details={"field": "config.executor", "allowed": sorted(self.executors)},
+            )
+        return executor
+
+    def _view(self, session: Session, registry: CapabilityRegistry) -> RunView:
+        """The run view, with the report once the run has ended."""
+        ended = session.status != "active"
+        built = report.build(session, registry, now=self.clock()) if ended else None
+        return views.run_view(session, registry, built)
+
+    def _load(self, tenant: str, session_id: str, end_user: str | None = None) -> Session:
+        raise NotImplementedError  # provided by Service
