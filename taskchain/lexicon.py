@@ -42,6 +42,14 @@ ZH_GENERIC: frozenset[str] = _words(
 ZH_FUNCTION_CHARS: frozenset[str] = frozenset(
     "与且个为之也了于些从以会其则即又及和在地对将就并很得或所把是更最有的着等而能被要过还这那都"
 )
+# Question words and function words: where a target splits into its key phrases ("一家社区咖啡店
+# 是否应该推出会员订阅制" -> 社区咖啡店, 推出会员订阅制).
+ZH_PHRASE_BREAKS: frozenset[str] = _words(
+    """
+    是否 应该 应当 如何 怎样 怎么 为什么 什么 哪些 一家 一个 一种 一位 一款 一门 我们 以及 关于 进行
+    能否 可否 要不要 该不该 的 对 与 和 及 在 了 把 为 被 从 向 或 并 而 以 于 之 其 中 让 给 用 做
+    """
+)
 
 EN_STOP: frozenset[str] = _words(
     """

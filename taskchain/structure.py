@@ -15,32 +15,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from taskchain.text import measure, normalize
+from taskchain.text import lazy, measure, normalize
 
-_MD = re.compile(r"^\s{0,3}(?P<hashes>#{1,6})\s*(?P<title>.+?)\s*#*\s*$")
-_BOLD = re.compile(r"^\s*(?:[-*+]\s+)?(?:\*\*|__)(?P<title>[^*_\n]{1,80}?)(?:\*\*|__)\s*[:：]?\s*$")
-_BOLD_COLON = re.compile(r"^\s*(?:[-*+]\s+)?\*\*(?P<title>[^*\n]{1,60}?)[:：]\*\*\s*(?P<rest>.*)$")
-_BRACKET = re.compile(r"^\s*(?:[-*+]\s+)?【(?P<title>[^】]{1,60})】\s*[:：]?\s*(?P<rest>.*)$")
-_CN1 = re.compile(r"^\s*(?P<num>[一二三四五六七八九十]{1,3})\s*[、.．]\s*(?P<title>.+)$")
-_CN2 = re.compile(r"^\s*[（(](?P<num>[一二三四五六七八九十]{1,3})[)）]\s*(?P<title>.+)$")
-_CN3 = re.compile(
+_MD = lazy(r"^\s{0,3}(?P<hashes>#{1,6})\s*(?P<title>.+?)\s*#*\s*$")
+_BOLD = lazy(r"^\s*(?:[-*+]\s+)?(?:\*\*|__)(?P<title>[^*_\n]{1,80}?)(?:\*\*|__)\s*[:：]?\s*$")
+_BOLD_COLON = lazy(r"^\s*(?:[-*+]\s+)?\*\*(?P<title>[^*\n]{1,60}?)[:：]\*\*\s*(?P<rest>.*)$")
+_BRACKET = lazy(r"^\s*(?:[-*+]\s+)?【(?P<title>[^】]{1,60})】\s*[:：]?\s*(?P<rest>.*)$")
+_CN1 = lazy(r"^\s*(?P<num>[一二三四五六七八九十]{1,3})\s*[、.．]\s*(?P<title>.+)$")
+_CN2 = lazy(r"^\s*[（(](?P<num>[一二三四五六七八九十]{1,3})[)）]\s*(?P<title>.+)$")
+_CN3 = lazy(
     r"^\s*第[一二三四五六七八九十\d]{1,3}(?:部分|步|节|章|点|阶段)\s*[:：、.．\s]?\s*(?P<title>.*)$"
 )
-_NUMBERED = re.compile(r"^\s*(?:\d{1,2}(?:\.\d{1,2})*[.)、．]?|[（(]\d{1,2}[)）])\s+(?P<title>.+)$")
-_LABEL = re.compile(
+_NUMBERED = lazy(r"^\s*(?:\d{1,2}(?:\.\d{1,2})*[.)、．]?|[（(]\d{1,2}[)）])\s+(?P<title>.+)$")
+_LABEL = lazy(
     r"^\s*(?:[-*+]\s+)?(?:\*\*)?(?P<title>[^:：*|\n]{1,30}?)(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*(?P<rest>.*)$"
 )
-_TABLE_ROW = re.compile(r"^\s*\|(?P<cells>.*)\|\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_SENTENCE_END = re.compile(r"[。！？!?；;]|\.\s|\.$")
-_PAREN = re.compile(r"[（(][^）)]*[）)]")
+_TABLE_ROW = lazy(r"^\s*\|(?P<cells>.*)\|\s*$")
+_TABLE_RULE = lazy(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_FENCE = lazy(r"^\s*(```|~~~)")
+_SENTENCE_END = lazy(r"[。！？!?；;]|\.\s|\.$")
+_PAREN = lazy(r"[（(][^）)]*[）)]")
 
-_LIST = re.compile(
+_LIST = lazy(
     r"^(?P<indent>\s*)(?:[-*+•·▪●○◦]|\d{1,3}[.)、．]|[（(]\d{1,3}[)）]|[①-⑳]|"
     r"[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）]|[a-zA-Z][.)])\s*(?P<text>\S.*)$"
 )
-_SUBLABEL = re.compile(r"^\s*(?:\*\*[^*\n]{1,60}\*\*|【[^】]{1,60}】|#{1,6}\s+\S.*)")
+_SUBLABEL = lazy(r"^\s*(?:\*\*[^*\n]{1,60}\*\*|【[^】]{1,60}】|#{1,6}\s+\S.*)")
 # Ordinals that enumerate points inside prose: 一是/其一/第一, 首先/其次/再次/最后, first/second…
 _ZH_ORDINALS = (
     ("一是", "二是", "三是", "四是", "五是", "六是"),
@@ -53,12 +53,12 @@ _ZH_ORDINALS = (
     ("第一条", "第二条", "第三条", "第四条", "第五条"),
     ("首先", "其次", "再次", "最后"),
 )
-_EN_ORDINALS = re.compile(
+_EN_ORDINALS = lazy(
     r"(?:^|(?<=[.;:!?]\s))(?:the\s+)?(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth(?:ly)?|"
     r"fifth(?:ly)?|finally|lastly)\b(?!-)",
     re.IGNORECASE,
 )
-_CLAUSE_SPLIT = re.compile(r"[；;]")
+_CLAUSE_SPLIT = lazy(r"[；;]")
 _MIN_ITEM_UNITS = 2
 _PARAGRAPH_UNITS = 15
 # How much longer than the section's name a title may be and still name it ("需求清单（按优先级）").
@@ -109,52 +109,75 @@ class _Title:
         )
 
 
+@lru_cache(maxsize=8192)
 def _title(line: str) -> _Title | None:
-    """How ``line`` reads as a title, if it does."""
-    match = _MD.match(line)
-    if match:
-        level = len(match.group("hashes"))
-        return _Title(_strip(match.group("title")), "", "md", level)
-    match = _BOLD.match(line)
-    if match:
-        return _Title(_strip(match.group("title")), "", "bold", 99)
-    match = _BOLD_COLON.match(line)
-    if match:
-        return _Title(_strip(match.group("title")), match.group("rest").strip(), "label", 99)
-    match = _BRACKET.match(line)
-    if match:
-        return _Title(_strip(match.group("title")), match.group("rest").strip(), "bracket", 99)
-    for pattern, style, rank in ((_CN1, "cn1", 2), (_CN2, "cn2", 3), (_CN3, "cn3", 2)):
-        match = pattern.match(line)
+    """How ``line`` reads as a title, if it does (cached: several readings of one output, and
+    the report, ask about the same lines)."""
+    # Each pattern is tried only where it can match: by the line's first character, or by a
+    # mark it cannot match without ("**", "【", a colon).
+    first = line.lstrip()[:1]
+    if not first:
+        return None
+    if first == "#":
+        match = _MD().match(line)
         if match:
-            title = match.group("title").strip()
-            head, rest = _split_label(title)
+            level = len(match.group("hashes"))
+            return _Title(_strip(match.group("title")), "", "md", level)
+    bold = "**" in line
+    if bold or "__" in line:
+        match = _BOLD().match(line)
+        if match:
+            return _Title(_strip(match.group("title")), "", "bold", 99)
+    if bold:
+        match = _BOLD_COLON().match(line)
+        if match:
+            return _Title(_strip(match.group("title")), match.group("rest").strip(), "label", 99)
+    if "【" in line:
+        match = _BRACKET().match(line)
+        if match:
+            return _Title(_strip(match.group("title")), match.group("rest").strip(), "bracket", 99)
+    if first in _CN_STARTS:
+        for pattern, style, rank in ((_CN1, "cn1", 2), (_CN2, "cn2", 3), (_CN3, "cn3", 2)):
+            match = pattern().match(line)
+            if match:
+                title = match.group("title").strip()
+                head, rest = _split_label(title)
+                if head is not None:
+                    return _Title(_strip(head), rest, style, rank if not rest else 99)
+                short = len(title) <= 40 and not _SENTENCE_END().search(title.rstrip("。.:："))
+                return _Title(_strip(title), "", style, rank if short else 99)
+    if first == "|":
+        match = _TABLE_ROW().match(line)
+        if match and not _TABLE_RULE().match(line):
+            cells = [c.strip() for c in match.group("cells").split("|")]
+            return _Title(_strip(cells[0]), " ".join(c for c in cells[1:] if c), "table", 99)
+    if first.isdigit() or first in "（(":
+        match = _NUMBERED().match(line)
+        if match:
+            head, rest = _split_label(match.group("title"))
             if head is not None:
-                return _Title(_strip(head), rest, style, rank if not rest else 99)
-            short = len(title) <= 40 and not _SENTENCE_END.search(title.rstrip("。.:："))
-            return _Title(_strip(title), "", style, rank if short else 99)
-    match = _TABLE_ROW.match(line)
-    if match and not _TABLE_RULE.match(line):
-        cells = [c.strip() for c in match.group("cells").split("|")]
-        return _Title(_strip(cells[0]), " ".join(c for c in cells[1:] if c), "table", 99)
-    match = _NUMBERED.match(line)
-    if match:
-        head, rest = _split_label(match.group("title"))
-        if head is not None:
-            return _Title(_strip(head), rest, "numbered", 99)
-        return _Title(_strip(match.group("title")), "", "numbered", 99)
-    match = _LABEL.match(line)
-    if match:
-        return _Title(_strip(match.group("title")), match.group("rest").strip(), "label", 99)
+                return _Title(_strip(head), rest, "numbered", 99)
+            return _Title(_strip(match.group("title")), "", "numbered", 99)
+    if ":" in line or "：" in line:
+        match = _LABEL().match(line)
+        if match:
+            return _Title(_strip(match.group("title")), match.group("rest").strip(), "label", 99)
     plain = line.strip()
-    if 0 < len(plain) <= 30 and not _SENTENCE_END.search(plain):
+    if 0 < len(plain) <= 30 and not _SENTENCE_END().search(plain):
         return _Title(_strip(plain), "", "plain", 99)  # a bare line may name a section
     return None
 
 
+# The first characters a Chinese numbered heading starts with (一、 （一） 第一部分).
+_CN_STARTS = frozenset("一二三四五六七八九十（(第")
+
+
+_HEAD_REST = lazy(r"^(?P<head>[^:：]{1,30}?)\s*[:：]\s*(?P<rest>.*)$")
+
+
 def _split_label(text: str) -> tuple[str | None, str]:
     """``标题：内容`` split at its first colon, when the part before it is short."""
-    match = re.match(r"^(?P<head>[^:：]{1,30}?)\s*[:：]\s*(?P<rest>.*)$", text)
+    match = _HEAD_REST().match(text)
     if match is None:
         return None, ""
     return match.group("head"), match.group("rest").strip()
@@ -165,14 +188,14 @@ def _strip(title: str) -> str:
     return title.strip().strip("*_#【】[] ").rstrip(":：").strip()
 
 
-_ARTICLE = re.compile(r"^(?:the|a|an|our|my|your)\s+", re.IGNORECASE)
+_ARTICLE = lazy(r"^(?:the|a|an|our|my|your)\s+", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
 def _key(title: str) -> str:
     """A title's comparable form: parenthetical remarks and a leading article dropped."""
-    title = _ARTICLE.sub("", title.strip())
-    return normalize(_PAREN.sub("", title)) or normalize(title)
+    title = _ARTICLE().sub("", title.strip())
+    return normalize(_PAREN().sub("", title)) or normalize(title)
 
 
 def names_section(
@@ -216,7 +239,7 @@ def _read(text: str, wanted: tuple[SectionName, ...]) -> dict[str, Section]:
     opener: _Title | None = None
     fenced = False
     for line in text.splitlines():
-        if _FENCE.match(line):
+        if _FENCE().match(line):
             fenced = not fenced
         title = None if fenced else _title(line)
         if title is not None:
@@ -277,13 +300,13 @@ def items(body: str) -> tuple[str, ...]:
 
 def list_item(line: str) -> str | None:
     """The text of ``line`` when it is a list item (its marker dropped), else ``None``."""
-    match = _LIST.match(line)
+    match = _LIST().match(line)
     return match.group("text").strip() if match else None
 
 
 def _list_items(body: str) -> list[str]:
     """Top-level list items (deeper ones belong to the item above them)."""
-    matches = [m for m in (_LIST.match(line) for line in body.splitlines()) if m]
+    matches = [m for m in (_LIST().match(line) for line in body.splitlines()) if m]
     if not matches:
         return []
     outer = min(len(m.group("indent").expandtabs(4)) for m in matches)
@@ -299,9 +322,9 @@ def _table_rows(body: str) -> list[str]:
     lines = body.splitlines()
     rows: list[str] = []
     for i, line in enumerate(lines):
-        if not _TABLE_ROW.match(line) or _TABLE_RULE.match(line):
+        if not _TABLE_ROW().match(line) or _TABLE_RULE().match(line):
             continue
-        is_header = i + 1 < len(lines) and bool(_TABLE_RULE.match(lines[i + 1]))
+        is_header = i + 1 < len(lines) and bool(_TABLE_RULE().match(lines[i + 1]))
         if not is_header:
             rows.append(" ".join(c.strip() for c in line.strip().strip("|").split("|")))
     return rows
@@ -309,7 +332,7 @@ def _table_rows(body: str) -> list[str]:
 
 def _sublabels(body: str) -> list[str]:
     """Sub-headings, bold sub-labels and 【labels】 opening lines inside the section."""
-    return [line.strip().strip("#*【】 ") for line in body.splitlines() if _SUBLABEL.match(line)]
+    return [line.strip().strip("#*【】 ") for line in body.splitlines() if _SUBLABEL().match(line)]
 
 
 def _prose_points(body: str) -> list[str]:
@@ -322,10 +345,10 @@ def _prose_points(body: str) -> list[str]:
             found = [p for p in positions if p >= 0]
             if len(found) >= 2:
                 best = max(best, _cut(flat, sorted(found)), key=len)
-        en = [m.start() for m in _EN_ORDINALS.finditer(flat)]
+        en = [m.start() for m in _EN_ORDINALS().finditer(flat)]
         if len(en) >= 2:
             best = max(best, _cut(flat, en), key=len)
-        clauses = [c.strip() for c in _CLAUSE_SPLIT.split(flat) if measure(c) >= 4]
+        clauses = [c.strip() for c in _CLAUSE_SPLIT().split(flat) if measure(c) >= 4]
         if len(clauses) >= 3:
             best = max(best, clauses, key=len)
         best = max(best, _parallel(flat), key=len)
@@ -355,7 +378,7 @@ def _paragraphs(body: str) -> list[str]:
     out = []
     for paragraph in re.split(r"\n\s*\n", body):
         text = paragraph.strip()
-        if not text or _LIST.match(text) or text.startswith(("|", "#")):
+        if not text or _LIST().match(text) or text.startswith(("|", "#")):
             continue
         if text.endswith((":", "：")) or measure(text) < _PARAGRAPH_UNITS:
             continue
@@ -372,9 +395,10 @@ def _cut(text: str, starts: list[int]) -> list[str]:
 def _short(line: str) -> bool:
     """A line short enough, and without a full stop, to be a title."""
     stripped = line.strip()
-    return len(stripped) <= 30 and not _SENTENCE_END.search(stripped.rstrip("。.:："))
+    return len(stripped) <= 30 and not _SENTENCE_END().search(stripped.rstrip("。.:："))
 
 
+@lru_cache(maxsize=256)
 def title_lines(text: str) -> frozenset[int]:
     """Indexes of the lines of ``text`` that are headings of their own (no text after them)."""
     out = set()

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache, lru_cache
+
+
+def lazy(regex: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """``regex``, compiled on first use: importing a module of patterns stays cheap (cold start).
+
+    Call the result for the pattern: ``_WORD = lazy(r"\\w+")`` then ``_WORD().findall(text)``.
+    """
+    return cache(lambda: re.compile(regex, flags))
+
 
 # C0 controls except tab and newline, DEL, and C1 controls; NUL among them.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*(?P<title>.+?)\s*#*\s*$")
-_BOLD_LINE = re.compile(r"^\s*(?:[-*+]\s+)?\*\*(?P<title>[^*]{1,60}?)\*\*\s*[:：]?\s*$")
-_BRACKET = re.compile(r"^\s*【(?P<title>[^】]{1,60})】")
-_LABEL = re.compile(r"^\s*(?:[-*+]\s+)?\**(?P<title>[^:：*\n]{1,24}?)\**\s*[:：]\s*(?P<rest>.*)$")
-_ITEM = re.compile(
-    r"^\s*(?:[-*+•·]|\d{1,3}[.)、]|[（(]\d{1,3}[)）]|[一二三四五六七八九十]{1,3}[、.])\s*\S"
-)
-_NUMBERING = re.compile(
+_CONTROL = lazy(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CJK_RUN = lazy(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+")
+_WORD = lazy(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
+_HEADING = lazy(r"^\s{0,3}#{1,6}\s*(?P<title>.+?)\s*#*\s*$")
+_BOLD_LINE = lazy(r"^\s*(?:[-*+]\s+)?\*\*(?P<title>[^*]{1,60}?)\*\*\s*[:：]?\s*$")
+_ITEM_MARK = lazy(r"^\s*(?:[-*+•·]|\d{1,3}[.)、])\s*")
+_NUMBERING = lazy(
     r"^(?:\d{1,3}(?:\.\d{1,3})*[.)、]?|[一二三四五六七八九十]{1,3}[、.]|第[一二三四五六七八九十\d]+[部分步节章]?[:：、]?)\s*"
 )
-_MARKER = re.compile(
-    r"^\s*(?:[-*+•·]|\d{1,3}[.)、]|[（(]\d{1,3}[)）]|[一二三四五六七八九十]{1,3}[、.])\s*"
-)
-_TITLE_STARTS = frozenset("#*【-+")
-_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
-_SENTENCE_SPLIT = re.compile(r"[。！？!?；;\n]+|(?<=[a-z0-9])\.\s+", re.IGNORECASE)
+_PUNCT = lazy(r"[\s\W_]+", re.UNICODE)
 
 
 def clean(text: str) -> str:
     """Strip NUL and other control characters (tab and newline stay) and surrounding whitespace."""
-    return _CONTROL.sub("", text).strip()
+    return _CONTROL().sub("", text).strip()
 
 
 @lru_cache(maxsize=256)
@@ -39,21 +40,22 @@ def measure(text: str) -> int:
     A unit is roughly one Chinese character or one English word, so one set of depth bounds
     serves both languages.
     """
-    return len(_CJK.findall(text)) + len(_WORD.findall(text))
+    # Runs, not characters: findall makes one string per match.
+    return sum(map(len, _CJK_RUN().findall(text))) + len(_WORD().findall(text))
 
 
 @lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """Lower-case, drop numbering, punctuation and whitespace: the form titles are compared in."""
-    return _PUNCT.sub("", _NUMBERING.sub("", text.strip().lower()))
+    return _PUNCT().sub("", _NUMBERING().sub("", text.strip().lower()))
 
 
 def first_sentence(text: str, limit: int) -> str:
     """The first meaningful line of ``text`` that is not a heading, cut to ``limit`` characters."""
     for line in text.splitlines():
-        if _HEADING.match(line) or _BOLD_LINE.match(line) or line.lstrip().startswith(">"):
+        if _HEADING().match(line) or _BOLD_LINE().match(line) or line.lstrip().startswith(">"):
             continue
-        stripped = re.sub(r"^\s*(?:[-*+•·]|\d{1,3}[.)、])\s*", "", line).strip(" *")
+        stripped = _ITEM_MARK().sub("", line).strip(" *")
         if measure(stripped) >= 2:
             return shorten(stripped, limit)
     return shorten(" ".join(text.split()), limit)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -27,76 +25,9 @@ from taskchain.store import (
     stale_version,
 )
 from taskchain.store import sqlite_layout as layout
+from taskchain.store.sqlite_cache import SessionCache
+from taskchain.store.sqlite_files import WriteMeter, default_home
 from taskchain.store.sqlite_layout import LIVE, SCHEMA_VERSION
-
-_BLOB_LITERAL = re.compile(r"[xX]'([0-9a-fA-F]*)'")
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-
-
-class WriteMeter:
-    """Counts what a store asks SQLite to write; pass one as ``SqliteStore(trace=...)``.
-
-    SQLite hands the trace every statement with its bound values written in (its
-    ``sqlite3_expanded_sql``). The meter adds up the UTF-8 bytes of every ``INSERT``, ``UPDATE``
-    and ``DELETE`` so written, a BLOB counted at its size rather than as the hex that spells it:
-    the values stored plus the statement around them, so never less than the row data changed.
-
-    Attributes
-    ----------
-    bytes : int
-        The bytes counted so far.
-    statements : int
-        The writing statements counted so far.
-    """
-
-    def __init__(self) -> None:
-        self.bytes = 0
-        self.statements = 0
-
-    def __call__(self, statement: str) -> None:
-        if not statement.lstrip()[:7].upper().startswith(_WRITES):
-            return  # reads, BEGIN/COMMIT, and the "-- TRIGGER" lines of a trigger's statements
-        text = _BLOB_LITERAL.sub(lambda blob: "b" * (len(blob[1]) // 2), statement)
-        self.bytes += len(text.encode())
-        self.statements += 1
-
-
-def default_home(*, environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
-    """The directory taskchain keeps its data in, created if missing.
-
-    ``$TASKCHAIN_HOME`` when set; otherwise the user's data directory:
-    ``$XDG_DATA_HOME/taskchain`` or ``~/.local/share/taskchain`` on Linux,
-    ``~/Library/Application Support/taskchain`` on macOS, ``%LOCALAPPDATA%\\taskchain`` on
-    Windows.
-
-    Parameters
-    ----------
-    environ
-        The environment to read (``os.environ`` by default).
-    platform
-        The platform to resolve for (``sys.platform`` by default).
-
-    Returns
-    -------
-    Path
-        The directory, which exists on return.
-    """
-    env = os.environ if environ is None else environ
-    plat = sys.platform if platform is None else platform
-    if env.get("TASKCHAIN_HOME"):
-        home = Path(env["TASKCHAIN_HOME"]).expanduser()
-    elif plat == "win32":
-        local = env.get("LOCALAPPDATA")
-        home = (Path(local) if local else Path.home() / "AppData" / "Local") / "taskchain"
-    elif plat == "darwin":
-        home = Path.home() / "Library" / "Application Support" / "taskchain"
-    else:
-        # The XDG spec says a relative path is invalid and must be ignored.
-        xdg = env.get("XDG_DATA_HOME", "")
-        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-        home = base / "taskchain"
-    home.mkdir(parents=True, exist_ok=True)
-    return home
 
 
 class SqliteStore:
@@ -106,7 +37,15 @@ class SqliteStore:
     timeout so a second process waits its turn instead of failing at once. One connection is
     shared by the store's threads behind a lock, so a thread-per-request server does not leave a
     connection behind per thread; other processes are kept consistent by SQLite itself, since every
-    update checks the version in the same statement that writes.
+    update checks the version in the same statement that writes. The sessions the store has just
+    read or written are kept in memory while no other connection writes the file
+    (:mod:`taskchain.store.sqlite_cache`).
+
+    Durability: by default a commit is durable once SQLite has written it to the WAL
+    (``synchronous = NORMAL``), not once the disk has flushed it: a session survives the process
+    crashing at any point, but a power loss or an OS crash may roll back the last saves before
+    the WAL is next flushed (at a checkpoint); the file stays consistent either way. ``durable``
+    flushes at every commit (``synchronous = FULL``), at the cost of a disk flush per save.
 
     Parameters
     ----------
@@ -122,6 +61,8 @@ class SqliteStore:
         Called with every statement SQLite runs on the store's connection, its parameters
         expanded (``sqlite3.Connection.set_trace_callback``): for diagnostics, and for
         measuring what the store writes.
+    durable
+        Flush every commit to disk before it returns (see Durability above).
 
     Attributes
     ----------
@@ -136,13 +77,16 @@ class SqliteStore:
         clock: Callable[[], float] = time.time,
         busy_timeout_ms: int = 5000,
         trace: Callable[[str], object] | None = None,
+        durable: bool = False,
     ) -> None:
         self.path = os.fspath(path) if path is not None else str(default_home() / "sessions.db")
         self._clock = clock
         self._busy_timeout_ms = int(busy_timeout_ms)
         self._trace = trace
+        self._synchronous = "FULL" if durable else "NORMAL"
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._cache = SessionCache()
 
     # --- SessionStore ---------------------------------------------------------------------------
 
@@ -151,20 +95,32 @@ class SqliteStore:
 
         Writes the header, the definition and every step record in one transaction.
         """
-        with self._transaction() as db:
-            # Purging here keeps the file from growing with sessions nobody can read any more,
-            # and frees the id of an expired session for reuse (the trigger takes its parts).
-            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (self._clock(),))
-            try:
-                layout.insert_session(db, session)
-            except sqlite3.IntegrityError:
-                raise session_exists(session.session_id) from None
+        with self._db() as db:
+            with self._begin(db, write=True):
+                # Purging here keeps the file from growing with sessions nobody can read any
+                # more, and frees the id of an expired session for reuse (the trigger takes its
+                # parts).
+                db.execute("DELETE FROM sessions WHERE expires_at <= ?", (self._clock(),))
+                try:
+                    layout.insert_session(db, session)
+                except sqlite3.IntegrityError:
+                    raise session_exists(session.session_id) from None
+            self._cache.put(session)  # committed; under the lock, as every use of the cache
 
     def get(self, tenant: str, session_id: str) -> Session | None:
         """The live session, or ``None``; see :meth:`taskchain.store.SessionStore.get`."""
-        # One read transaction: its header, definition and steps come from the same save.
-        with self._transaction(write=False) as db:
-            return layout.read_session(db, tenant, session_id, self._clock())
+        now = self._clock()
+        with self._db() as db:
+            self._cache.sync(db)
+            kept = self._cache.get(tenant, session_id, now)
+            if kept is not None:
+                return kept
+            # One read transaction: its header, definition and steps come from the same save.
+            with self._begin(db, write=False):
+                session = layout.read_session(db, tenant, session_id, now)
+            if session is not None:
+                self._cache.put(session)
+            return session
 
     def save(self, session: Session, *, expected_version: int) -> None:
         """Replace the session if still at ``expected_version``; see ``SessionStore.save``.
@@ -176,17 +132,26 @@ class SqliteStore:
         """
         check_save(session, expected_version)
         now = self._clock()
-        with self._transaction() as db:
-            if layout.update_session(db, session, expected_version=expected_version, now=now):
+        with self._db() as db:
+            with self._begin(db, write=True):
+                written = layout.update_session(
+                    db, session, expected_version=expected_version, now=now
+                )
+                found = None
+                if not written:
+                    # Nothing written; only now find out why, for the caller's error.
+                    found = db.execute(
+                        "SELECT version FROM sessions"
+                        f" WHERE tenant = ? AND session_id = ? AND {LIVE}",
+                        (session.tenant, session.session_id, now),
+                    ).fetchone()
+            if written:  # and committed (a failed commit raised: the file holds what was kept)
+                self._cache.saved(session)
                 return
-            # Nothing written; only now find out why, for the caller's error.
-            row = db.execute(
-                f"SELECT version FROM sessions WHERE tenant = ? AND session_id = ? AND {LIVE}",
-                (session.tenant, session.session_id, now),
-            ).fetchone()
-        if row is None:
+            self._cache.drop(session.tenant, session.session_id)
+        if found is None:
             raise session_not_found(session.session_id)
-        raise stale_version(expected_version, int(row[0]))
+        raise stale_version(expected_version, int(found[0]))
 
     def delete(self, tenant: str, session_id: str) -> bool:
         """Delete the session; see :meth:`taskchain.store.SessionStore.delete`."""
@@ -197,6 +162,7 @@ class SqliteStore:
                 f"DELETE FROM sessions WHERE tenant = ? AND session_id = ? AND {LIVE}",
                 (tenant, session_id, self._clock()),
             ).rowcount
+            self._cache.drop(tenant, session_id)
         return deleted > 0
 
     def ping(self) -> None:
@@ -287,14 +253,19 @@ class SqliteStore:
         is never refused for a stale snapshot. A read transaction sees one snapshot throughout
         and does not block writers (WAL).
         """
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                self._rollback(db)
-                raise
+        with self._db() as db, self._begin(db, write=write):
+            yield db
+
+    @contextmanager
+    def _begin(self, db: sqlite3.Connection, *, write: bool) -> Iterator[None]:
+        """One transaction on ``db``, which the caller holds (see :meth:`_transaction`)."""
+        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            self._rollback(db)
+            raise
 
     def _rollback(self, db: sqlite3.Connection) -> None:
         """End the open transaction, writing nothing; drop the connection if that fails."""
@@ -325,10 +296,12 @@ class SqliteStore:
                 conn.set_trace_callback(self._trace)
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             _migrate(conn)
         except BaseException:
             conn.close()
             raise
+        self._cache.clear()  # what it kept was read through another connection
         return conn
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.models import ChainDefinition, Feedback, Fingerprint, Rule, StepSpec
@@ -14,6 +15,8 @@ from taskchain.validation.context import Context, t
 from taskchain.validation.earlier import fingerprints
 from taskchain.validation.form_checks import FORM_CHECKS
 from taskchain.validation.json_check import schema_check
+from taskchain.validation.memo import ByIdentity
+from taskchain.validation.repeat_checks import internal_repeat
 from taskchain.validation.rules import required_sections, rules_for
 
 # Rules an outline (the builtin executor's output) is not held to: it has no content yet.
@@ -26,6 +29,7 @@ _READ_EARLIER = frozenset({"on_topic", "not_repeat"})
 _CHECKS: Mapping[str, Callable[[Context, Rule], Feedback]] = {
     **FORM_CHECKS,
     **CONTENT_CHECKS,
+    "no_internal_repeat": internal_repeat,
     "json_schema": schema_check,
 }
 
@@ -73,24 +77,20 @@ def check(
         are reported as ``info``, since an outline has no content to judge yet.
     """
     lang = definition.config.language
-    rules = rules_for(definition, step, registry)
+    facts = _FACTS.get(
+        (definition, step, registry), step.id, lambda: _facts(definition, step, registry)
+    )
+    rules = facts.rules
     # Only the checks of earlier outputs read them: texts are not fingerprinted for nothing.
-    reads_earlier = any(r.kind in _READ_EARLIER and not (outline and _exempt(r)) for r in rules)
-    specs = required_sections(step, registry)
-    wanted = tuple(SectionName(s.key, s.names()) for s, _ in specs)
+    reads_earlier = facts.reads_outline if outline else facts.reads
     ctx = Context(
         lang=lang,
         output=output,
-        sections=read_sections(output, wanted),
-        keys={s.title.get(lang): s.key for s, _ in specs},
-        names=(
-            definition.target,
-            *term_pieces(definition.target),
-            *definition.config.focus_areas,
-            *(n for s, _ in specs for n in s.names()),
-        ),
-        known=_known(definition, step, registry),
-        wording=_wording(definition, step, registry),
+        sections=read_sections(output, facts.wanted),
+        keys=facts.keys,
+        names=facts.names,
+        known=facts.known,
+        wording=facts.wording,
         definition=definition,
         step=step,
         earlier=fingerprints(earlier, definition) if reads_earlier else {},
@@ -113,6 +113,46 @@ def check(
     return Verdict(tuple(feedback))
 
 
+@dataclass(frozen=True, slots=True)
+class _StepFacts:
+    """What the checks of one step read of its chain, whatever the output."""
+
+    rules: tuple[Rule, ...]
+    reads: bool  # whether a rule reads the earlier outputs
+    reads_outline: bool  # the same, for an outline
+    wanted: tuple[SectionName, ...]
+    keys: Mapping[str, str]
+    names: tuple[str, ...]
+    known: frozenset[str]
+    wording: frozenset[str]
+
+
+_FACTS: ByIdentity[_StepFacts] = ByIdentity()
+
+
+def _facts(definition: ChainDefinition, step: StepSpec, registry: CapabilityRegistry) -> _StepFacts:
+    """Derive what the checks of ``step`` read of its chain."""
+    lang = definition.config.language
+    rules = rules_for(definition, step, registry)
+    specs = required_sections(step, registry)
+    wording = _wording(definition, step, registry)
+    return _StepFacts(
+        rules=rules,
+        reads=any(r.kind in _READ_EARLIER for r in rules),
+        reads_outline=any(r.kind in _READ_EARLIER and not _exempt(r) for r in rules),
+        wanted=tuple(SectionName(s.key, s.names()) for s, _ in specs),
+        keys=MappingProxyType({s.title.get(lang): s.key for s, _ in specs}),
+        names=(
+            definition.target,
+            *term_pieces(definition.target),
+            *definition.config.focus_areas,
+            *(n for s, _ in specs for n in s.names()),
+        ),
+        known=_known(definition) | wording,
+        wording=wording,
+    )
+
+
 def _wording(
     definition: ChainDefinition, step: StepSpec, registry: CapabilityRegistry
 ) -> frozenset[str]:
@@ -126,14 +166,11 @@ def _wording(
     return frozenset(token for text in texts for token in content_tokens(text))
 
 
-def _known(
-    definition: ChainDefinition, step: StepSpec, registry: CapabilityRegistry
-) -> frozenset[str]:
-    """Words an output gets from its instructions: the names of the target and focus areas,
-    and the step's own wording. Saying them is not content."""
+def _known(definition: ChainDefinition) -> frozenset[str]:
+    """Words an output gets from its instructions: the names of the target and focus areas
+    (and the step's own wording, added by the caller). Saying them is not content."""
     names = [definition.target, *definition.config.focus_areas]
-    named = frozenset(token for text in names for token in content_tokens(text))
-    return named | _wording(definition, step, registry)
+    return frozenset(token for text in names for token in content_tokens(text))
 
 
 def _exempt(rule: Rule) -> bool:

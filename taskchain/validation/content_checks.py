@@ -1,15 +1,15 @@
-"""Checks of an output's substance: focus areas discussed, on topic, no filler, no repeats,
-the right language, and no copy of an earlier step."""
+"""Checks of an output's substance: focus areas discussed, on topic, no filler, the right
+language, and no copy of an earlier step."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 
 from taskchain.models import Feedback, Rule
 from taskchain.substance import (
-    comparable,
     content_tokens,
     full_sentences,
     has_term,
@@ -20,13 +20,12 @@ from taskchain.substance import (
     names_area,
     passages,
     sentences,
-    shingles,
     specific,
     top_terms,
     units,
 )
 from taskchain.validation.context import Context, q, quotes, result, t
-from taskchain.validation.thresholds import REPEAT_SENTENCE_UNITS
+from taskchain.validation.earlier import word_set
 
 
 def _focus(ctx: Context, rule: Rule) -> Feedback:
@@ -178,9 +177,9 @@ def _on_topic(ctx: Context, rule: Rule) -> Feedback:
             _retarget(ctx, target),
         )
     top = top_terms(lowered, rule.top_words, skip=ctx.wording | _tokens(" ".join(areas)))
-    # The words of the target or of an earlier output (its fingerprint's, padded: " w ").
-    named, used_before = _tokens(target), [f" {fp.words} " for fp in earlier]
-    shared = [w for w in top if w in named or any(f" {w} " in s for s in used_before)]
+    # The words of the target or of an earlier output (its fingerprint's).
+    named, used_before = _tokens(target), [word_set(fp) for fp in earlier]
+    shared = [w for w in top if w in named or any(w in s for s in used_before)]
     passed = len(shared) >= (rule.min_shared or 0) or (
         len(shared) >= (rule.min_shared_with_terms or 0) and len(used) >= need
     )
@@ -209,9 +208,16 @@ def _on_topic(ctx: Context, rule: Rule) -> Feedback:
     )
 
 
+@lru_cache(maxsize=256)
 def _tokens(text: str) -> frozenset[str]:
     """The content words of ``text``, as a set."""
     return frozenset(content_tokens(text))
+
+
+@lru_cache(maxsize=256)
+def _name_tokens(names: tuple[str, ...]) -> frozenset[str]:
+    """The content words of the names of the target, focus areas and sections."""
+    return frozenset(t for n in names for t in content_tokens(n))
 
 
 def _retarget(ctx: Context, target: str) -> str:
@@ -248,52 +254,6 @@ def _filler(ctx: Context, rule: Rule) -> Feedback:
     )
 
 
-def _internal_repeat(ctx: Context, rule: Rule) -> Feedback:
-    seen: dict[str, str] = {}
-    repeated: list[str] = []
-    for sentence in sentences(ctx.output):
-        if units(sentence) < (rule.min_units or REPEAT_SENTENCE_UNITS):
-            continue
-        key = comparable(sentence)
-        if key in seen and seen[key] not in repeated:
-            repeated.append(seen[key])
-        seen.setdefault(key, sentence)
-    if not repeated:
-        repeated = _near_duplicate_paragraphs(ctx)
-    quoted = quotes(ctx, repeated[:3])
-    return result(
-        ctx,
-        rule,
-        not repeated,
-        f"输出中有重复的内容：{quoted}" if repeated else "没有重复的句子或段落",
-        f"the output repeats itself: {quoted}" if repeated else "no repeated sentence or paragraph",
-        t(
-            ctx.lang,
-            "每一节写这一节自己的内容，不要把同一句话或同一段复制到多处。",
-            "Give each section its own content; do not copy a sentence or paragraph to several "
-            "places.",
-        ),
-    )
-
-
-def _near_duplicate_paragraphs(ctx: Context) -> list[str]:
-    """Paragraphs that are the same but for a few words (e.g. one per heading)."""
-    ignore = frozenset().union(*(shingles(n) for n in ctx.names))
-    prints = [
-        (text, shingles(text) - ignore)
-        for heading, text in passages(ctx.output)
-        if not heading and units(text) >= 25
-    ]
-    out: list[str] = []
-    for i, (text, mine) in enumerate(prints):
-        for _other, theirs in prints[i + 1 :]:
-            union = mine | theirs
-            if union and len(mine & theirs) / len(union) >= 0.75:
-                out.append(text)
-                break
-    return out
-
-
 def _language(ctx: Context, rule: Rule) -> Feedback:
     share = language_share(
         ctx.output, ctx.lang, (ctx.definition.target, *ctx.definition.config.focus_areas)
@@ -315,14 +275,13 @@ def _language(ctx: Context, rule: Rule) -> Feedback:
 
 def _not_repeat(ctx: Context, rule: Rule) -> Feedback:
     limit = rule.max_similarity or 1.0
-    ignore = frozenset(t for n in ctx.names for t in content_tokens(n))
     # The share of the output's content words (names aside) that an earlier output used.
-    own = frozenset(content_tokens(ctx.output)) - ignore
+    own = frozenset(content_tokens(ctx.output)) - _name_tokens(ctx.names)
     worst, worst_id = 0.0, ""
     for step_id, fp in ctx.earlier.items():
         if step_id == ctx.step.id or not own:
             continue
-        score = len(own.intersection(fp.words.split())) / len(own)
+        score = len(own & word_set(fp)) / len(own)
         if score > worst:
             worst, worst_id = score, step_id
     other = ctx.definition.step(worst_id)
@@ -361,7 +320,6 @@ CONTENT_CHECKS: Mapping[str, Callable[[Context, Rule], Feedback]] = {
     "focus_area": _focus,
     "on_topic": _on_topic,
     "no_filler": _filler,
-    "no_internal_repeat": _internal_repeat,
     "language": _language,
     "not_repeat": _not_repeat,
 }

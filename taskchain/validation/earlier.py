@@ -11,7 +11,9 @@ directly) are fingerprinted when a check needs them, so the verdicts are the sam
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from functools import lru_cache
 
 from taskchain.models import ChainDefinition, Fingerprint
 from taskchain.substance import content_tokens, has_term, term_pieces
@@ -53,6 +55,20 @@ def fingerprints(
     return out
 
 
+def word_set(found: Fingerprint) -> frozenset[str]:
+    """A fingerprint's ``words`` as a set, for the checks that compare words with them."""
+    return _word_set(found.words)
+
+
+# A submit at step 20 compares with 19 fingerprints: each is split into its set once, while
+# it stays among the most recently read (1,024 cover some fifty open 20-step sessions). The
+# words are interned, so the sets of a session share their strings: a set costs its table,
+# about 8 KB for 300 words.
+@lru_cache(maxsize=1024)
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(map(sys.intern, words.split()))
+
+
 def _fingerprint(output: str, definition: ChainDefinition) -> Fingerprint:
     """The fingerprint of ``output``, however long."""
     target = definition.target
@@ -64,4 +80,4 @@ def _fingerprint(output: str, definition: ChainDefinition) -> Fingerprint:
     return Fingerprint(words=words, topic=topic)
 
 
-__all__ = ["MAX_CHARS", "fingerprint", "fingerprints"]
+__all__ = ["MAX_CHARS", "fingerprint", "fingerprints", "word_set"]

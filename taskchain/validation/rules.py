@@ -20,6 +20,7 @@ from taskchain.models import (
 )
 from taskchain.substance import term_pieces
 from taskchain.text import normalize
+from taskchain.validation.memo import ByIdentity
 from taskchain.validation.rule_texts import capability_rule, on_topic_rule, section_rule
 from taskchain.validation.thresholds import (
     DEPTH_BOUNDS,
@@ -107,13 +108,19 @@ def rules_for(
     tuple of Rule
         In the order the checks run. Feedback entries carry these ``rule`` ids.
     """
-    return _rules(definition, step, registry)
+    return _RULES.get(
+        (definition, step, registry), step.id, lambda: _rules(definition, step, registry)
+    )
+
+
+# A step's rules are stated in its guidance and applied at its submit: derived once.
+_RULES: ByIdentity[tuple[Rule, ...]] = ByIdentity()
 
 
 def _rules(
     definition: ChainDefinition, step: StepSpec, registry: CapabilityRegistry
 ) -> tuple[Rule, ...]:
-    """Derive the rules (no caching: definitions are cheap to walk and rarely repeated)."""
+    """Derive the rules."""
     lang = definition.config.language
     depth = definition.config.depth
     skip = set(step.validation_rules.skip_rules)

@@ -1,0 +1,224 @@
+"""The words of a text: content units, content words, key terms, names and shingles.
+
+Every check reads an output through these, several times over (each check on its own, the
+fingerprint of an accepted output, the guidance of the next step), so they are cached by text,
+and :func:`content_tokens` by line too: text that differs in a few lines (an output with its
+focus areas blanked out) reads only those lines again. Patterns compile on first use.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable
+from functools import cache, lru_cache
+from typing import TypeAlias
+
+from taskchain.lexicon import (
+    EN_GENERIC,
+    EN_STOP,
+    ZH_FUNCTION_CHARS,
+    ZH_GENERIC,
+    ZH_PHRASE_BREAKS,
+)
+from taskchain.text import lazy
+
+_CJK_CLASS = "[\u3400-\u9fff\uf900-\ufaff]"
+_CJK_RUN = lazy(f"{_CJK_CLASS}+")
+# Every pair of adjacent CJK characters, overlapping ("咖啡店" -> 咖啡, 啡店).
+_CJK_PAIR = lazy(f"(?=({_CJK_CLASS}{{2}}))")
+_WORD = lazy(r"[A-Za-z][A-Za-z0-9]*(?:['’-][A-Za-z0-9]+)*|\d+(?:[.,]\d+)*")
+_LATIN_WORD = lazy(r"[A-Za-z][A-Za-z0-9]*(?:['’-][A-Za-z0-9]+)*")
+_DIGITS = lazy(r"\d{2,}")
+_ASCII_LETTER = lazy("[a-z]")
+_PUNCT = lazy(r"[\W_]+", re.UNICODE)
+_STOP_PHRASES = lazy("|".join(sorted(map(re.escape, ZH_PHRASE_BREAKS), key=len, reverse=True)))
+# Function characters and numerals split phrases: "创意一" gives no word "意一".
+_SPLITTERS = str.maketrans(
+    dict.fromkeys(ZH_FUNCTION_CHARS | frozenset("一二三四五六七八九十两百千万"), " ")
+)
+
+
+_Node: TypeAlias = dict[str, "_Node"]
+
+
+def _trie(words: Iterable[str]) -> str:
+    """One pattern for ``words`` that matches the longest of them at a position, written as a
+    trie (a regex alternation of hundreds of words tries each in turn; a trie, one per letter)."""
+    root: _Node = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def branch(node: _Node) -> str:
+        chars = sorted(c for c in node if c)
+        if not chars:
+            return ""
+        alternatives = "|".join(re.escape(c) + branch(node[c]) for c in chars)
+        # A longer word first: the group is greedy, so "" (the word ends here) comes last.
+        if "" in node:
+            return f"(?:{alternatives})?"
+        return alternatives if len(chars) == 1 else f"(?:{alternatives})"
+
+    return branch(root)
+
+
+@cache
+def _generic() -> re.Pattern[str]:
+    """Abstract Chinese wording, the longest word at each place (see :data:`ZH_GENERIC`)."""
+    return re.compile(_trie(ZH_GENERIC))
+
+
+@lru_cache(maxsize=4096)
+def units(text: str) -> int:
+    """Content units: one per CJK character and one per Latin word or number."""
+    if "\n" in text:
+        # No unit spans a line break: a text's are its lines' (which the checks that read a
+        # section or a paragraph of the output have then counted already).
+        return sum(map(units, text.splitlines()))
+    return sum(map(len, _CJK_RUN().findall(text))) + len(_WORD().findall(text))
+
+
+@lru_cache(maxsize=512)
+def content_tokens(text: str) -> tuple[str, ...]:
+    """The content words of ``text``, in order: Latin words and two-character Chinese pieces,
+    generic wording and function words left out."""
+    # No word spans a line break, so the words of a text are those of its lines: Chinese pieces
+    # first, then Latin words, each in order.
+    chinese: list[str] = []
+    latin: list[str] = []
+    for line in text.lower().splitlines():
+        pieces, words = _line_tokens(line)
+        chinese += pieces
+        latin += words
+    return (*chinese, *latin)
+
+
+@lru_cache(maxsize=8192)
+def _line_tokens(line: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The Chinese pieces and the Latin content words of one lower-cased line."""
+    lowered = _generic().sub(" ", line)
+    pieces = tuple(_CJK_PAIR().findall(lowered.translate(_SPLITTERS)))
+    words = tuple(
+        w
+        for w in _LATIN_WORD().findall(lowered)
+        if len(w) > 2 and w not in EN_STOP and w not in EN_GENERIC
+    )
+    return pieces, words
+
+
+def top_terms(text: str, k: int, skip: Collection[str] = ()) -> tuple[str, ...]:
+    """The ``k`` content words ``text`` uses most (ties in order of first use), ``skip`` aside."""
+    counts = Counter(content_tokens(text))
+    for token in [t for t in skip if t in counts]:
+        del counts[token]
+    # A stable sort: equal counts stay in order of first use.
+    return tuple(sorted(counts, key=counts.__getitem__, reverse=True)[:k])
+
+
+@lru_cache(maxsize=256)
+def key_terms(text: str) -> tuple[str, ...]:
+    """The key terms of a target: its Latin words and its Chinese phrases.
+
+    Question words and function words (是否, 如何, 的, 对 …) split Chinese text into phrases
+    ("一家社区咖啡店是否应该推出会员订阅制" -> 社区咖啡店, 推出会员订阅制).
+    """
+    lowered = text.lower()
+    terms = [w for w in _LATIN_WORD().findall(lowered) if len(w) >= 3 and w not in EN_STOP]
+    terms += _DIGITS().findall(lowered)
+    terms += [r for r in _CJK_RUN().findall(_STOP_PHRASES().sub(" ", lowered)) if len(r) >= 2]
+    return tuple(dict.fromkeys(terms))
+
+
+@lru_cache(maxsize=1024)
+def _starts_word(term: str) -> re.Pattern[str]:
+    """``term`` where a word starts."""
+    return re.compile(rf"(?<![a-z0-9]){re.escape(term)}")
+
+
+def has_term(lowered: str, term: str) -> bool:
+    """Whether lower-cased ``lowered`` uses ``term``.
+
+    A Latin term counts where a word starts ("impacts" uses "impact"); a Chinese phrase counts
+    when at least half of its two-character pieces appear ("会员订阅制" uses "推出会员订阅制").
+    """
+    if term.isascii():
+        return _starts_word(term).search(lowered) is not None
+    if term in lowered:
+        return True
+    pieces = [term[i : i + 2] for i in range(len(term) - 1)]
+    return sum(1 for p in pieces if p in lowered) * 2 >= len(pieces) and len(pieces) > 1
+
+
+@lru_cache(maxsize=1024)
+def pieces(term: str) -> tuple[str, ...]:
+    """The parts of a key term that are looked for: a Latin word whole, a Chinese phrase by
+    its two-character pieces."""
+    if term.isascii():
+        return (term,)
+    return tuple(dict.fromkeys(term[i : i + 2] for i in range(len(term) - 1)))
+
+
+@lru_cache(maxsize=256)
+def term_pieces(text: str) -> tuple[str, ...]:
+    """The two-character pieces of ``text``'s Chinese phrases and its Latin words: names to skip."""
+    out: list[str] = []
+    for term in key_terms(text):
+        if term.isascii():
+            out.append(term)
+        else:
+            out += [term[i : i + 2] for i in range(len(term) - 1)]
+    return tuple(dict.fromkeys(out))
+
+
+@lru_cache(maxsize=256)
+def _area(area: str) -> tuple[str, tuple[re.Pattern[str], ...] | None, tuple[str, ...]]:
+    """How a focus area is looked for: its name, the stems of a Latin name's words (``None``
+    for a Chinese name) and a Chinese name's pieces."""
+    name = area.lower().strip()
+    if not name.isascii():
+        return name, None, pieces(name)
+    words = [w for w in _LATIN_WORD().findall(name) if len(w) >= 3 and w not in EN_STOP]
+    return name, tuple(_starts_word(w[: max(3, len(w) - 2)]) for w in words), ()
+
+
+def names_area(text: str, area: str) -> bool:
+    """Whether ``text`` names the focus area ``area``, case aside.
+
+    The whole name counts, and so does most of it: at least half of a Chinese name's
+    two-character pieces ("时间安排" names "学习时间安排"), or every word of three or more
+    letters of a Latin name, by its stem ("drip rate" names "IV drip rates").
+    """
+    name, stems, found = _area(area)
+    lowered = text.lower()
+    if not name or name in lowered:
+        return True
+    if stems is not None:
+        return bool(stems) and all(stem.search(lowered) for stem in stems)
+    return len(found) > 1 and sum(1 for p in found if p in lowered) * 2 >= len(found)
+
+
+def shingles(text: str) -> frozenset[str]:
+    """Overlapping character pairs (CJK) and word pairs (Latin) of ``text``: its fingerprint."""
+    lowered = text.lower()
+    out = frozenset(_CJK_PAIR().findall(lowered))
+    if not _ASCII_LETTER().search(lowered):
+        return out  # no Latin word
+    words = [w for w in _LATIN_WORD().findall(lowered) if w not in EN_STOP]
+    return out.union(map(" ".join, itertools.pairwise(words)))
+
+
+def containment(mine: frozenset[str], other: frozenset[str], ignore: Iterable[str] = ()) -> float:
+    """The share of ``mine`` also in ``other`` (fingerprints), ``ignore`` left out of both."""
+    own = mine - frozenset(ignore)
+    if not own:
+        return 0.0
+    return len(own & other) / len(own)
+
+
+def comparable(sentence: str) -> str:
+    """A sentence's form for spotting repeats: lower-case, no punctuation or spaces."""
+    return _PUNCT().sub("", sentence.lower())
