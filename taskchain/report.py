@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.models import (
@@ -47,10 +47,16 @@ _OUTLINE_EXECUTORS = frozenset({"builtin"})  # executors that write outlines to 
 _SYNTHESIS = frozenset({"synthesis"})  # capability keys whose findings conclude a chain
 
 Content = Literal["outline", "answers"]
+# The report's models are built on first use, not at import: only report and run requests need
+# them, and every cold start imports this module (bench/cold_start.py). Deferred builds are
+# thread-safe once taskchain.bootstrap is imported (serialize_model_builds).
+_ON_FIRST_USE = ConfigDict(defer_build=True)
 
 
 class ReportItem(BaseModel):
     """A finding or recommendation, with the step it came from."""
+
+    model_config = _ON_FIRST_USE
 
     text: str = Field(description="内容（the finding or recommendation）")
     step_id: str = Field(description="来源步骤的 ID（the step it came from）")
@@ -59,6 +65,8 @@ class ReportItem(BaseModel):
 
 class StepResult(BaseModel):
     """One step as the report shows it."""
+
+    model_config = _ON_FIRST_USE
 
     step_id: str = Field(description="步骤 ID（step id）")
     name: str = Field(description="步骤名称（step name）")
@@ -85,6 +93,8 @@ GapKind = Literal["step_skipped", "step_failed", "step_not_reached", "focus_area
 class Gap(BaseModel):
     """Something the chain did not cover: a skipped or failed step, or an unaddressed focus area."""
 
+    model_config = _ON_FIRST_USE
+
     kind: GapKind = Field(description="缺口类型（gap kind）")
     step_id: str | None = Field(default=None, description="相关步骤的 ID（the step concerned）")
     focus_area: str | None = Field(default=None, description="未覆盖的关注点（the focus area）")
@@ -93,6 +103,8 @@ class Gap(BaseModel):
 
 class ModelCost(BaseModel):
     """What the model calls of a run cost, in all (tokens as the provider counts them)."""
+
+    model_config = _ON_FIRST_USE
 
     models: list[str] = Field(description="用到的模型（models used）")
     calls: int = Field(description="模型调用次数，含重试（model calls, retries included）")
@@ -124,6 +136,8 @@ class QualityMetrics(BaseModel):
     attempt, and ``focus_area_coverage`` when the chain has no focus areas.
     """
 
+    model_config = _ON_FIRST_USE
+
     total_steps: int = Field(description="步骤总数（steps in the chain）")
     completed_steps: int = Field(description="已完成的步骤数（steps completed）")
     failed_steps: int = Field(description="失败的步骤数（steps failed）")
@@ -147,6 +161,8 @@ class QualityMetrics(BaseModel):
 
 class Report(BaseModel):
     """The final report (its first fields keep the original plugin's ``final_report`` names)."""
+
+    model_config = _ON_FIRST_USE
 
     executive_summary: str = Field(description="执行摘要（executive summary）")
     target_analysis: dict[str, Any] = Field(description="目标分析（target analysis）")

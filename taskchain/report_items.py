@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from taskchain.structure import list_item
-from taskchain.text import measure
+from taskchain.text import lazy, measure
 
 _OPEN = r"（(【\[〔<"
 _CLOSE = r")）】\]〕>"
@@ -15,24 +15,24 @@ _BLANK_WORDS = (
     r"\b(?:to be filled(?: in)?|to fill in|fill in|tbd|todo|placeholder)\b"
 )
 # A bracketed blank anywhere: "（待填写）", "(item 1 to fill in)", "[TBD]", "（ ）"; or "____".
-_BLANK = re.compile(
+_BLANK = lazy(
     rf"[{_OPEN}][^{_OPEN}{_CLOSE}]*?(?:{_BLANK_WORDS})[^{_OPEN}{_CLOSE}]*[{_CLOSE}]"
     rf"|[{_OPEN}]\s*[{_CLOSE}]|_{{3,}}",
     re.IGNORECASE,
 )
-_ONLY_BRACKETED = re.compile(rf"[{_OPEN}][^{_CLOSE}]*[{_CLOSE}]")
-_PENDING = re.compile(
+_ONLY_BRACKETED = lazy(rf"[{_OPEN}][^{_CLOSE}]*[{_CLOSE}]")
+_PENDING = lazy(
     r"^(?:待回答|待填写|待补充|待确认|to answer|to fill in|to do|todo|tbd)\s*[:：]", re.IGNORECASE
 )
 # A frame left open: ends with a standalone ellipsis ("因为 … 所以 …") or a bare label colon.
-_OPEN_END = re.compile(r"(?:^|\s)(?:…+|\.{3,})$|[:：]$")
-_QUESTION = re.compile(r"[?？]$")
-_LEAD = re.compile(r"^\s*(?:>\s*)*(?:[-*+•·]\s+|\d{1,3}[.)、]\s*|[（(]\d{1,3}[)）]\s*|[①-⑳]\s*)?")
+_OPEN_END = lazy(r"(?:^|\s)(?:…+|\.{3,})$|[:：]$")
+_QUESTION = lazy(r"[?？]$")
+_LEAD = lazy(r"^\s*(?:>\s*)*(?:[-*+•·]\s+|\d{1,3}[.)、]\s*|[（(]\d{1,3}[)）]\s*|[①-⑳]\s*)?")
 
 
 def _bare(text: str) -> str:
     """``text`` without its list marker, quote marks and emphasis."""
-    return _LEAD.sub("", text, count=1).strip().strip("*").strip()
+    return _LEAD().sub("", text, count=1).strip().strip("*").strip()
 
 
 def is_placeholder(text: str) -> bool:
@@ -45,11 +45,11 @@ def is_placeholder(text: str) -> bool:
     body = _bare(text)
     return (
         measure(body) < 2
-        or bool(_BLANK.search(body))
-        or bool(_ONLY_BRACKETED.fullmatch(body))
-        or bool(_PENDING.match(body))
-        or bool(_OPEN_END.search(body))
-        or bool(_QUESTION.search(body))
+        or bool(_BLANK().search(body))
+        or bool(_ONLY_BRACKETED().fullmatch(body))
+        or bool(_PENDING().match(body))
+        or bool(_OPEN_END().search(body))
+        or bool(_QUESTION().search(body))
     )
 
 
@@ -63,18 +63,18 @@ def open_questions(output: str) -> int:
     return sum(
         1
         for line in output.splitlines()
-        if _PENDING.match(_bare(line)) or _QUESTION.search(_bare(line))
+        if _PENDING().match(_bare(line)) or _QUESTION().search(_bare(line))
     )
 
 
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_TABLE_RULE = lazy(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
 def pieces(body: str) -> list[str]:
     """The items of a section, in order: list items (with their indented continuation lines),
     table rows (not the header row), and paragraphs of prose."""
     lines = body.splitlines()
-    headers = {i - 1 for i, line in enumerate(lines) if i and _TABLE_RULE.match(line)}
+    headers = {i - 1 for i, line in enumerate(lines) if i and _TABLE_RULE().match(line)}
     out: list[str] = []
     current: list[str] = []
     in_item = False
@@ -90,7 +90,7 @@ def pieces(body: str) -> list[str]:
             flush()
             if listed:
                 current.append(listed)
-            elif i not in headers and not _TABLE_RULE.match(line):  # a row is whole on its line
+            elif i not in headers and not _TABLE_RULE().match(line):  # a row is whole on its line
                 out.append(line.strip().strip("|").strip())
             in_item = bool(listed)
         elif not line.strip():

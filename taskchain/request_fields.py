@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import (
     BeforeValidator,
@@ -93,8 +92,9 @@ Flag = Annotated[bool, Strict(), BeforeValidator(_relaxed(bool))]
 QueryFlag = Annotated[bool, Strict(), BeforeValidator(_query_flag)]
 
 
-@dataclass(frozen=True)
-class Whole:
+# Bounds are named tuples, not frozen dataclasses: as immutable, and built several times faster
+# (every cold start builds them at import).
+class Whole(NamedTuple):
     """An integer within bounds: ``Annotated[int, Whole(1, 10)]``; ``query=True`` for a query
     parameter, whose value is the text of its digits."""
 
@@ -111,8 +111,7 @@ class Whole:
         return core_schema.with_info_before_validator_function(_relaxed(int), strict)
 
 
-@dataclass(frozen=True)
-class Number:
+class Number(NamedTuple):
     """A number within bounds: ``Annotated[float, Number(gt=0, le=1)]``."""
 
     gt: float | None = None
@@ -152,8 +151,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Clean:
+class Clean(NamedTuple):
     """Text whose limits count what was sent, kept without control characters and surrounding
     whitespace; with ``min_length=1`` it must hold more than those, or it counts as missing.
 

@@ -24,7 +24,7 @@ def _absent(value: Any) -> bool:
 
 
 # Catalogue entries are built from the catalogue's own dicts: a key they do not declare is a bug.
-_CATALOGUE = ConfigDict(extra="forbid")
+_CATALOGUE = ConfigDict(extra="forbid", defer_build=True)
 _READY_DOC = "现在可以做的步骤及其写作指引（ready steps with their guidance）"
 _SUCCESS_DOC = (
     "true 表示成功；false 表示业务错误，请读 error_code 和 error（false: a business error）"
@@ -116,6 +116,8 @@ class SubmitView(Answer):
 class MarkdownReport(Answer):
     """A report as Markdown (``format=markdown``)."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use: taskchain.report
+
     session_id: str = Field(description="会话 ID（session id）")
     partial: bool = Field(description="true 表示还有步骤未结束，这是部分报告（partial report）")
     markdown: str = Field(
@@ -130,6 +132,8 @@ class ReportView(Report, Answer):
 class SessionList(Answer):
     """A page of sessions, newest first."""
 
+    model_config = ConfigDict(defer_build=True)
+
     sessions: list[SessionSummary] = Field(description="会话列表，最新在前（sessions）")
     next_cursor: str | None = Field(
         description="下一页游标，传给 cursor；为空表示没有更多（next page cursor）"
@@ -138,6 +142,8 @@ class SessionList(Answer):
 
 class Deleted(Answer):
     """A deleted session."""
+
+    model_config = ConfigDict(defer_build=True)
 
     session_id: str = Field(description="被删除的会话 ID（session id）")
     deleted: bool = Field(description="已删除（deleted）")
@@ -148,6 +154,8 @@ class Deleted(Answer):
 
 class ExecutionResult(BaseModel):
     """One step of a one-shot run."""
+
+    model_config = ConfigDict(defer_build=True)
 
     task_id: str = Field(description="步骤 ID（step id）")
     name: str = Field(description="步骤名称（step name）")
@@ -170,6 +178,8 @@ class ExecutionResult(BaseModel):
 class ExecutionSummary(BaseModel):
     """Counts of a one-shot run."""
 
+    model_config = ConfigDict(defer_build=True)
+
     total_tasks: int = Field(description="步骤总数（steps in the chain）")
     completed_tasks: int = Field(description="已完成的步骤数（steps completed）")
     failed_tasks: int = Field(description="失败的步骤数（steps failed）")
@@ -183,6 +193,8 @@ class ExecutionSummary(BaseModel):
 
 class RunResult(BaseModel):
     """A whole chain run in one call; the error fields are there only when it did not succeed."""
+
+    model_config = ConfigDict(defer_build=True)
 
     success: bool = Field(
         description="true 表示任务链跑完（可能有缺口）；false 表示请求有误、中途停止或超时，"
@@ -224,6 +236,8 @@ class RunResult(BaseModel):
 class StepWork(BaseModel):
     """A step a run is working on."""
 
+    model_config = ConfigDict(defer_build=True)
+
     step_id: str = Field(description="步骤 ID（step id）")
     name: str = Field(description="步骤名称（step name）")
     attempts: int = Field(description="已尝试次数（attempts so far）")
@@ -232,6 +246,8 @@ class StepWork(BaseModel):
 
 class RunView(Answer):
     """A run's progress; once it has ended, its result in the one-shot shape."""
+
+    model_config = ConfigDict(defer_build=True)
 
     run_id: str = Field(description="运行 ID（即会话 ID）（run id: the session id）")
     status: Literal["running", "completed", "completed_with_gaps", "failed"] = Field(
@@ -289,6 +305,8 @@ class TemplateInfo(BaseModel):
 class Templates(Answer):
     """The built-in templates."""
 
+    model_config = ConfigDict(defer_build=True)
+
     templates: list[TemplateInfo] = Field(description="模板列表（templates）")
     count: int = Field(description="模板数量（count）")
 
@@ -310,6 +328,8 @@ class CapabilityInfo(BaseModel):
 
 class Capabilities(Answer):
     """The capabilities, the ten standard ones first."""
+
+    model_config = ConfigDict(defer_build=True)
 
     capabilities: list[CapabilityInfo] = Field(description="能力列表（capabilities）")
     count: int = Field(description="能力数量（count）")
@@ -335,6 +355,8 @@ class Health(BaseModel):
 class ErrorDetails(BaseModel):
     """The keys an error's ``details`` can carry (the ones a caller acts on)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     field: str | None = Field(default=None, description="出错的字段（the field）")
     session_id: str | None = Field(default=None, description="会话 ID（session id）")
     step_id: str | None = Field(default=None, description="步骤 ID（step id）")
@@ -355,6 +377,8 @@ class ErrorDetails(BaseModel):
 
 class ErrorBody(BaseModel):
     """The error body every route and platform renders (:meth:`TaskchainError.to_body`)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     success: bool = Field(default=False, description=_SUCCESS_DOC)
     error_code: str = Field(

@@ -10,7 +10,6 @@ from taskchain import jsontext
 from taskchain.http import coze, rest
 from taskchain.http.auth import Authenticator
 from taskchain.http.idempotency import Idempotency
-from taskchain.http.openapi import document
 from taskchain.http.routing import Gate, RouteTable, install, to_json
 from taskchain.service import Service
 
@@ -46,6 +45,8 @@ def build_resolver(
     @route("GET", "/openapi.json", operation_id="openapi", summary="This document", tags=["health"])
     def openapi() -> dict[str, Any]:
         # Generated on first request, not at cold start: it costs ~100 ms and few ask for it.
+        from taskchain.http.openapi import document
+
         if not cached:
             cached.append(document(app, api_key_header=api_key_header))
         return cached[0]

@@ -290,14 +290,14 @@ class RouteTable:
 
     def __init__(self, app: LambdaFunctionUrlResolver) -> None:
         self.app = app
-        self._rules: list[tuple[str, re.Pattern[str]]] = []
+        self._rules: list[tuple[str, str]] = []
 
     def __call__(self, method: str, rule: str, **options: Any) -> Callable[[Any], Any]:
         """``app.route(rule, method, **options)``, recorded."""
-        pattern = re.compile("^" + re.sub(r"<\w+>", "[^/]+", rule) + "$")
-        self._rules.append((method.upper(), pattern))
+        # A pattern, compiled (and cached by re) on the first 404 or 405, not at cold start.
+        self._rules.append((method.upper(), "^" + re.sub(r"<\w+>", "[^/]+", rule) + "$"))
         return cast(Callable[[Any], Any], self.app.route(rule, method.upper(), **options))
 
     def allowed(self, path: str) -> list[str]:
         """The methods registered for ``path`` (empty when no route has it)."""
-        return sorted({method for method, pattern in self._rules if pattern.match(path)})
+        return sorted({method for method, pattern in self._rules if re.match(pattern, path)})

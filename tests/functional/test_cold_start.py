@@ -1,8 +1,9 @@
 """A cold start in each platform's configuration imports no cloud SDK: the store's first use does.
+What it leaves for later is built once, however many requests arrive together.
 
-Each test starts a fresh interpreter with the shell's deployed configuration, builds the handler
-as the platform would, answers one request that needs no store, and lists the SDK modules then
-in ``sys.modules``. (``bench/cold_start.py`` measures what the cold start costs.)
+The SDK tests start a fresh interpreter with the shell's deployed configuration, build the
+handler as the platform would, answer one request that needs no store, and list the SDK modules
+then in ``sys.modules``. (``bench/cold_start.py`` measures what the cold start costs.)
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import pytest
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic._internal import _model_construction
+
+from taskchain import bootstrap
 from taskchain.http.auth import token_digest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +97,78 @@ def test_the_fc_shell_builds_its_handler_without_the_tablestore_sdk() -> None:
     )
     # THEN the tablestore SDK (nor boto3, nor botocore) has not been imported yet
     assert report == {"status": 200, "sdk": []}
+
+
+def together(count: int, work: Any) -> list[Any]:
+    """``work()`` run by ``count`` threads released at once; what each returned or raised."""
+    start = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = work()
+        except Exception as exc:  # the assertion names it
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_a_model_built_on_first_use_is_built_once_when_requests_first_use_it_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a model built on first use (as the report's are) whose build takes a while
+    class Late(BaseModel):
+        model_config = ConfigDict(defer_build=True, extra="forbid")
+
+        name: str
+
+    builds: list[int] = []
+    complete = _model_construction.complete_model_class
+
+    def slow(cls: type[BaseModel], *args: Any, **kwargs: Any) -> bool:
+        if cls is Late:
+            builds.append(threading.get_ident())
+            time.sleep(0.05)  # every other thread arrives while it builds
+        return complete(cls, *args, **kwargs)
+
+    monkeypatch.setattr(_model_construction, "complete_model_class", slow)
+
+    def use() -> str:
+        with pytest.raises(ValidationError):
+            Late.model_validate({"name": "x", "unknown": 1})
+        return Late(name="x").name
+
+    # WHEN eight requests use it for the first time at once (taskchain.bootstrap is imported)
+    results = together(8, use)
+    # THEN it is built once, and every request validates with its own rules
+    assert len(builds) == 1
+    assert results == ["x"] * 8
+
+
+def test_requests_that_arrive_together_on_a_fresh_instance_share_one_handler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a fresh instance whose handler takes a while to build
+    built: list[object] = []
+
+    def make_handler() -> object:
+        time.sleep(0.05)
+        built.append(object())
+        return built[-1]
+
+    monkeypatch.setattr(bootstrap, "make_handler", make_handler)
+    bootstrap._handler.cache_clear()
+    # WHEN eight requests arrive at once (FC serves several per instance)
+    try:
+        handlers = together(8, bootstrap.cached_handler)
+    finally:
+        bootstrap._handler.cache_clear()
+    # THEN the handler is built once and every request is served by it
+    assert len(built) == 1
+    assert handlers == built * 8
