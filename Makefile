@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install taskchain with its dev extras
 
-run: $(STAMP) ## run the main job: a full analysis chain on the embedded default (SQLite)
+run: $(STAMP) ## run the main job: a full analysis chain on SQLite, answered by the configured model (else an outline)
 	$(BIN)/taskchain run --task-type analysis --target "$${TARGET:-一家社区咖啡店是否应该推出会员订阅制}" --focus 成本 --focus 客户留存
 
 test: $(STAMP) ## run every test (unit, contract, functional, integration)
@@ -37,9 +37,10 @@ check: lint type test ## lint + types + tests
 eval: $(STAMP) ## judge the quality corpus: good answers refused and defects caught, per kind
 	$(BIN)/python -m tests.quality.evaluate
 
-bench: $(STAMP) ## medians of one-shot runs and guided submits (by position), SQLite bytes, cold imports
+bench: $(STAMP) ## medians of one-shot runs and guided submits (by position), SQLite bytes, cold starts, model runs
 	$(BIN)/python bench/bench.py
-	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/cold_start.py --bytecode
+	$(BIN)/python bench/model_runs.py
 
 # LangGraph, the tool people would otherwise use, in a virtual environment of its own (never in
 # taskchain's dependencies or make test), with this repository installed beside it.
@@ -78,6 +79,21 @@ build: ## sam build (needs the AWS SAM CLI)
 deploy: build ## sam build && sam deploy --guided
 	sam deploy --guided
 
+# Lambda's /var/task and FC's /code are read-only: a package without bytecode compiles every module
+# it imports on every cold start (0.3-0.7 s more, bench/cold_start.py --bytecode). So a package
+# ships it, compiled by its runtime's Python: $(call bytecode,<dir>,<version>) runs python<version>
+# (or RUNTIME_PYTHON_<version>=/path/to/python) over <dir>. unchecked-hash .pyc files stay valid
+# whatever modification times the zip gives the sources (the code never changes in place).
+# Without that Python the package ships sources only, with a warning.
+define bytecode
+	@py="$(or $(RUNTIME_PYTHON_$(2)),python$(2))"; \
+	if "$$py" -c 'import sys; sys.exit(sys.version.split()[0].rsplit(".", 1)[0] != "$(2)")' 2>/dev/null; then \
+		"$$py" -W ignore::SyntaxWarning -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(1)"; \
+	else \
+		echo "warning: no Python $(2) ($$py): $(1) ships without bytecode" >&2; \
+	fi
+endef
+
 # sam build calls this target (template.yaml: Metadata.BuildMethod makefile) with ARTIFACTS_DIR set.
 # Lambda runs arm64 / Python 3.12: fetch wheels for that platform whatever machine builds.
 # boto3 is left out on purpose: the Lambda Python runtime provides it.
@@ -86,6 +102,16 @@ build-TaskchainFunction:
 		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all:
 	cp -r taskchain handlers "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" -name '__pycache__' -type d -prune -exec rm -rf {} +
+	$(call bytecode,$(ARTIFACTS_DIR),3.12)
+
+# The runs function (template.yaml: TaskchainRunsFunction), a Lambda durable function: durable
+# functions run on python3.13 (or 3.14), so its wheels are 3.13's; its SDK brings boto3 along.
+build-TaskchainRunsFunction:
+	python3 -m pip install --quiet --target "$(ARTIFACTS_DIR)" -r requirements-runs.txt \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all:
+	cp -r taskchain handlers "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)" -name '__pycache__' -type d -prune -exec rm -rf {} +
+	$(call bytecode,$(ARTIFACTS_DIR),3.13)
 
 # Aliyun Function Compute (s.yaml): Linux x86_64 wheels for python3.12, the shipped code only.
 fc-build: ## the Aliyun FC code package in .fc-build/code (then: s deploy)
@@ -94,6 +120,7 @@ fc-build: ## the Aliyun FC code package in .fc-build/code (then: s deploy)
 		--platform manylinux2014_x86_64 --implementation cp --python-version 3.12 --only-binary=:all:
 	cp -r taskchain handlers .fc-build/code/
 	find .fc-build/code -name '__pycache__' -type d -prune -exec rm -rf {} +
+	$(call bytecode,.fc-build/code,3.12)
 
 clean: ## remove caches and the virtual environment
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .fc-build

@@ -7,14 +7,18 @@ process, at cold start). Time, ids and the executor are chosen here and nowhere 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from taskchain.config import ConfigError, Settings
 from taskchain.executors import Executor
+from taskchain.launchers import DurableLauncher, ThreadLauncher
 from taskchain.runs import Launcher
 from taskchain.service import Service
 from taskchain.store import SessionStore
@@ -24,6 +28,51 @@ if TYPE_CHECKING:
     from taskchain.http.settings import HttpSettings
 
 Handler = Callable[[Any, Any], Any]
+
+
+def serialize_model_builds() -> None:
+    """Build a deferred pydantic model once, under one lock, when threads first use it together.
+
+    Models marked ``defer_build`` (the report's, the one-shot run's, the catalogue's: few
+    requests need them) are built on first use rather than at cold start. Before pydantic 2.14
+    that build is not thread-safe (pydantic#13419): two requests using such a model for the first
+    time at once (FC serves up to 10 per instance, the local server one per thread) can both
+    rebuild it, and a third may meanwhile validate with the base class's validator. This puts
+    ``model_rebuild`` under the one reentrant lock pydantic 2.14 added (pydantic#13438); with
+    pydantic >= 2.14 it does nothing. Called on import: before any thread can use a model.
+    """
+    import pydantic.main
+
+    if hasattr(pydantic.main, "_rebuild_lock") or hasattr(BaseModel.model_rebuild, "_serialized"):
+        return
+    rebuild: Callable[..., bool | None] = vars(BaseModel)["model_rebuild"].__func__
+    lock = threading.RLock()
+
+    def model_rebuild(
+        cls: type[BaseModel],
+        *,
+        force: bool = False,
+        raise_errors: bool = True,
+        _parent_namespace_depth: int = 2,
+        _types_namespace: Any = None,
+    ) -> bool | None:
+        if cls.__pydantic_complete__ and not force:
+            return None  # built: no lock once a model is ready
+        with lock:  # pydantic checks again inside: the thread that waited finds it built
+            return rebuild(
+                cls,
+                force=force,
+                raise_errors=raise_errors,
+                # One frame more (this one) between pydantic and the caller whose names it reads.
+                _parent_namespace_depth=_parent_namespace_depth + (_parent_namespace_depth > 0),
+                _types_namespace=_types_namespace,
+            )
+
+    model_rebuild._serialized = True  # type: ignore[attr-defined]
+    BaseModel.model_rebuild = classmethod(model_rebuild)  # type: ignore[assignment,method-assign]
+
+
+serialize_model_builds()
 
 
 def build_store(settings: Settings, *, clock: Callable[[], float] = time.time) -> SessionStore:
@@ -112,6 +161,7 @@ def make_handler(
     service: Service | None = None,
     idempotency: Idempotency | None = None,
     fetch_parameter: Callable[[str], str] | None = None,
+    background: bool = False,
 ) -> Handler:
     """Build everything a platform's handler needs, once, and return the handler.
 
@@ -124,6 +174,9 @@ def make_handler(
     fetch_parameter
         Reads the SSM parameter named by ``TASKCHAIN_API_TOKENS_PARAMETER`` (Powertools'
         ``get_parameter`` by default).
+    background
+        The process outlives its requests (the local server): runs started by ``POST /v1/runs``
+        are worked in its background threads (see :func:`build_launcher`).
 
     Raises
     ------
@@ -151,14 +204,48 @@ def make_handler(
         tokens, header=http_settings.api_key_header, anonymous=http_settings.allow_anonymous
     )
     idempotency = idempotency or Idempotency(persistence_for(settings))
-    service = service or bootstrap(env)
+    if service is None:
+        launcher = build_launcher(settings, background=background)
+        service = bootstrap(env, launcher=launcher)
+        if isinstance(launcher, ThreadLauncher):
+            launcher.bind(service)
     resolver = build_resolver(
         service, authenticator, idempotency, api_key_header=http_settings.api_key_header
     )
     return lambda_handler(resolver, service)
 
 
-@cache
+def build_launcher(settings: Settings, *, background: bool = False) -> Launcher | None:
+    """Where ``POST /v1/runs`` hands its runs: the durable function ``TASKCHAIN_RUNS_FUNCTION``
+    names (AWS), else this process's threads when it outlives its requests (the local server),
+    else nothing: the start call works the run within its own time (Function Compute).
+
+    Raises
+    ------
+    ConfigError
+        ``TASKCHAIN_RUNS_FUNCTION`` names no version or alias.
+    """
+    if settings.runs_function:
+        return DurableLauncher(settings.runs_function)  # boto3 only on its first launch
+    if background:
+        return ThreadLauncher(budget=settings.run_budget)
+    return None
+
+
+_BUILDING = threading.Lock()
+
+
 def cached_handler() -> Handler:
-    """The handler for this process's environment, built on first use and kept (warm starts)."""
+    """The handler for this process's environment, built on first use and kept (warm starts).
+
+    Requests that arrive together on a fresh instance (FC serves several at once) wait for the
+    one build instead of each building a handler.
+    """
+    with _BUILDING:
+        return _handler()
+
+
+@cache
+def _handler() -> Handler:
+    """The handler, built once."""
     return make_handler()

@@ -17,6 +17,7 @@ from taskchain import jsontext
 from taskchain.bootstrap import bootstrap
 from taskchain.cli_render import (
     as_json,
+    error_line,
     render_capabilities,
     render_sessions,
     render_start,
@@ -25,13 +26,15 @@ from taskchain.cli_render import (
     render_templates,
     t,
 )
+from taskchain.cli_run import FAILED, INTERRUPTED, OK
+from taskchain.cli_run import run as run_command
 from taskchain.config import ConfigError
 from taskchain.errors import InvalidRequestError, TaskchainError, internal_error_body, missing_field
 from taskchain.requests import ChainRequest, ReportFormat, SkipIn, SubmitIn, parse
 from taskchain.service import Service
 
 # Exit codes (also in --help): scripts branch on these, never on the text.
-OK, FAILED, INVALID, REJECTED, NOT_FOUND, CONFLICT = 0, 1, 2, 3, 4, 5
+INVALID, REJECTED, NOT_FOUND, CONFLICT = 2, 3, 4, 5
 _EXIT_BY_CATEGORY = {"VALIDATION_ERROR": INVALID, "NOT_FOUND": NOT_FOUND, "CONFLICT": CONFLICT}
 
 _EPILOG = """\
@@ -44,9 +47,12 @@ exit codes:
   3  submit: the output was rejected; the feedback says what to fix
   4  session not found (expired, deleted or another tenant's)
   5  conflict: stale --expected-version, step not ready or already finished
+  130  run: interrupted (Ctrl-C); the run is saved: taskchain run --resume <run_id>
 
 environment: TASKCHAIN_STORE (sqlite|memory), TASKCHAIN_HOME (where the SQLite file lives),
-TASKCHAIN_TENANT, TASKCHAIN_SESSION_TTL_HOURS, TASKCHAIN_DEBUG."""
+TASKCHAIN_TENANT, TASKCHAIN_SESSION_TTL_HOURS, TASKCHAIN_DEBUG; for run: TASKCHAIN_RUN_BUDGET_S
+(seconds one run command works, default 840; then --resume), TASKCHAIN_LLM_PROVIDER,
+TASKCHAIN_LLM_API_KEY, TASKCHAIN_LLM_MODEL, TASKCHAIN_LLM_BASE_URL (the model; see the README)."""
 
 Args = argparse.Namespace
 Body = Mapping[str, Any]
@@ -113,7 +119,7 @@ def _request(args: Args) -> Any:
         return payload  # the service answers it with its own error
     top = {"task_type": args.task_type, "target": args.target}
     config = {"depth": args.depth, "focus_areas": args.focus, "language": args.language,
-              "execution_mode": args.mode}  # fmt: skip
+              "execution_mode": args.mode, "executor": getattr(args, "executor", None)}  # fmt: skip
     payload.update((k, v) for k, v in top.items() if v is not None)
     if any(v is not None for v in config.values()):
         old = payload.get("config")
@@ -128,17 +134,12 @@ def _request(args: Args) -> Any:
     return payload
 
 
-def _error_line(args: Args, body: Body) -> None:
-    """``错误 [CODE]: message`` on stderr."""
-    print(f"{t(args.language, '错误', 'Error')} [{body['error_code']}]: {body['error']}", file=sys.stderr)  # fmt: skip
-
-
 def _fail(args: Args, body: Body) -> int:
     """Print an error body (on stdout with ``--json``, else one line on stderr); its exit code."""
     if args.json:
         print(as_json(body))
     else:
-        _error_line(args, body)
+        error_line(args, body)
     return _EXIT_BY_CATEGORY.get(str(body.get("category")), FAILED)
 
 
@@ -154,19 +155,8 @@ def _command(call: Callable[[Service, Args], BaseModel], render: Callable[[Args,
 
 
 def _run(service: Service, args: Args) -> int:
-    """One-shot run: the original response with ``--json``, else the id and Markdown report."""
-    body = service.run_safely(_request(args), tenant=args.tenant, end_user=args.user)
-    if "session_id" not in body:  # the request never became a session
-        return _fail(args, body)
-    if args.json:
-        print(as_json(body))
-    else:
-        report = service.report(args.tenant, body["session_id"], fmt="markdown")
-        print(t(args.language, "会话：", "Session: ") + body["session_id"])
-        print(report.markdown)
-    if not body["success"]:
-        _error_line(args, body)
-    return OK if body["success"] else FAILED
+    """A whole chain at once, or ``--resume`` a stored run (see :mod:`taskchain.cli_run`)."""
+    return run_command(service, args, lambda: _request(args))
 
 
 def _submit(service: Service, args: Args) -> BaseModel:
@@ -224,7 +214,13 @@ _REQUEST = (
     _arg("--user", help="the end user the session belongs to"),
 )  # fmt: skip
 _COMMANDS: tuple[tuple[str, Handler, str, tuple[tuple[tuple[str, ...], dict[str, Any]], ...]], ...] = (
-    ("run", _run, "run a whole chain at once and print its report (一次运行整条任务链)", _REQUEST),
+    ("run", _run, "run a whole chain at once and print its report (一次运行整条任务链); "
+     "Ctrl-C saves it, --resume continues it", (*_REQUEST,
+        _arg("--executor", choices=("llm", "builtin"),
+             help="who writes the steps: llm (the configured model; the default when one is "
+             "configured) or builtin (outlines to fill in)"),
+        _arg("--resume", metavar="RUN_ID", help="continue a stored run (one that was interrupted or "
+             "reached TASKCHAIN_RUN_BUDGET_S) and print its result"))),
     ("start", _command(lambda s, a: s.start(parse(ChainRequest, _request(a)), tenant=a.tenant, end_user=a.user),
                        render_start),
      "start a guided session; print the ready steps' instructions (开始引导式会话)", _REQUEST),
@@ -315,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaskchainError as exc:
         return _fail(args, exc.to_body(args.language or "zh"))
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:  # the reader (head, less) left early: nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return FAILED

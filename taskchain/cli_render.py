@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import sys
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
@@ -28,6 +29,11 @@ def prog(args: Args, command: str) -> str:
     """``taskchain <command>`` for hints, with ``--tenant`` when it is not the default one."""
     tenant = "" if args.tenant == "local" else f" --tenant {shlex.quote(args.tenant)}"
     return f"taskchain {command}{tenant}"
+
+
+def error_line(args: Args, body: Body) -> None:
+    """``错误 [CODE]: message`` on stderr."""
+    print(f"{t(args.language, '错误', 'Error')} [{body['error_code']}]: {body['error']}", file=sys.stderr)  # fmt: skip
 
 
 # --- rendering --------------------------------------------------------------------------

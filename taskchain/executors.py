@@ -53,6 +53,8 @@ class Executor(Protocol):
     name: str
     concurrent: bool
     writes_outlines: bool  # outputs are outlines to fill in: their length is not judged
+    # An executor may also set ``context_apart = True``: its tasks' guidance then leaves the
+    # earlier steps' digests out of the instructions (a prompt puts them in a block of data).
 
     def execute(self, task: StepTask) -> str | Answer:
         """Return the step's output text (Markdown), or it with its cost.

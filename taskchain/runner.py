@@ -51,36 +51,47 @@ def run_chain(
     max_workers: int = 4,
     save: Callable[[Session], None] | None = None,
     hooks: Hooks | None = None,
+    max_batches: int | None = None,
 ) -> Session:
     """Work ``session`` to its end with ``executor``; return the final (or timed-out) session.
 
     Each ready step is attempted until its output passes the checks or its attempts run out
     (the failed checks go back to the executor with the next attempt). In ``parallel`` mode a
     ``concurrent`` executor works every ready step at once (at most ``max_workers``). When
-    ``budget`` seconds have passed no new attempt starts: the remaining steps are left
-    unfinished and the session stays active (a partial report, resumable).
+    ``budget`` seconds have passed no new attempt starts, and an attempt the budget cut short
+    is not counted: the remaining steps are left unfinished and the session stays active (a
+    partial report, resumable).
 
     ``save`` is called with the session after every batch of attempts, so an interrupted run
     (Ctrl-C, a function timeout) loses at most the attempts in flight. ``hooks`` report
-    progress (the CLI's progress line).
+    progress (the CLI's progress line). ``max_batches`` stops after that many batches (a
+    durable function checkpoints each batch as a step of its own).
     """
     hooks = hooks or Hooks()
     deadline = clock() + budget
     parallel = session.definition.config.execution_mode == "parallel" and executor.concurrent
     pool = ThreadPoolExecutor(max_workers=max(1, max_workers)) if executor.concurrent else None
+    batches = 0
     try:
         while session.status == "active" and clock() < deadline:
+            if max_batches is not None and batches >= max_batches:
+                break
+            batches += 1
             ready = engine.ready_steps(session)
             if not ready:
                 break
             batch = ready[: max(1, max_workers)] if parallel else ready[:1]
             tasks = [
-                _task(session, step_id, registry, step_timeout, deadline, clock)
+                _task(executor, session, step_id, registry, step_timeout, deadline, clock)
                 for step_id in batch
             ]
             if hooks.started is not None:
                 hooks.started(session, tasks)
-            for attempt in _attempt(tasks, executor, pool, clock):
+            for task, attempt in zip(tasks, _attempt(tasks, executor, pool, clock), strict=True):
+                if attempt.output is None and task.timeout < step_timeout and clock() >= deadline:
+                    # Cut short by the run's budget, not by its own timeout: not the step's
+                    # failure. It stays ready, with its attempts, for the call that continues it.
+                    continue
                 session = _record(session, attempt, executor, registry, clock)
                 if hooks.attempted is not None:
                     hooks.attempted(session, attempt)
@@ -126,6 +137,7 @@ def _record(
 
 
 def _task(
+    executor: Executor,
     session: Session,
     step_id: str,
     registry: CapabilityRegistry,
@@ -137,7 +149,9 @@ def _task(
     record = session.record(step_id)
     return StepTask(
         session=session,
-        guidance=guide(session, step_id, registry),
+        guidance=guide(
+            session, step_id, registry, context_apart=getattr(executor, "context_apart", False)
+        ),
         attempt=record.attempts + 1,
         previous_feedback=tuple(f for f in record.feedback if not f.passed),
         timeout=max(0.0, min(step_timeout, deadline - clock())),

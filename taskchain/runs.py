@@ -82,14 +82,20 @@ class RunUseCases:
         return views.oneshot_response(session, report.build(session, registry, now=self.clock()))
 
     def start_run(
-        self, request: ChainRequest, *, tenant: str, end_user: str | None = None
+        self,
+        request: ChainRequest,
+        *,
+        tenant: str,
+        end_user: str | None = None,
+        budget: float | None = None,
     ) -> RunView:
-        """Store a run and hand it to the launcher; without one, work it for this call's budget."""
+        """Store a run and hand it to the launcher; without one, work it for ``budget`` seconds
+        (default and cap: the service's run budget) in this call."""
         session, registry = self._create(request, tenant=tenant, end_user=end_user)
         if self.launcher is not None:
             self.launcher.launch(tenant, session.session_id, end_user)
             return views.run_view(session, registry, None)
-        session = self._work(session, registry, budget=None, hooks=None)
+        session = self._work(session, registry, budget=budget, hooks=None)
         return self._view(session, registry)
 
     def continue_run(
@@ -100,18 +106,27 @@ class RunUseCases:
         end_user: str | None = None,
         budget: float | None = None,
         hooks: runner.Hooks | None = None,
+        batches: int | None = None,
     ) -> RunView:
-        """Work a stored run for up to ``budget`` seconds more; an ended run is answered as is."""
+        """Work a stored run for up to ``budget`` seconds (and ``batches`` batches of attempts)
+        more; an ended run is answered as is."""
         session = self._load(tenant, run_id, end_user)
         registry = chain.registry_for(session.definition)
         if session.status == "active":
-            session = self._work(session, registry, budget=budget, hooks=hooks)
+            session = self._work(session, registry, budget=budget, hooks=hooks, batches=batches)
         return self._view(session, registry)
 
     def run_status(self, tenant: str, run_id: str, *, end_user: str | None = None) -> RunView:
         """A run's progress, with its result once it has ended."""
         session = self._load(tenant, run_id, end_user)
         return self._view(session, chain.registry_for(session.definition))
+
+    def run_result(self, tenant: str, run_id: str, *, end_user: str | None = None) -> RunResult:
+        """A run's result in the one-shot shape, as :meth:`run` answers it: partial, with
+        ``next``, while the run is unfinished (the CLI's ``--resume`` prints it)."""
+        session = self._load(tenant, run_id, end_user)
+        registry = chain.registry_for(session.definition)
+        return views.oneshot_response(session, report.build(session, registry, now=self.clock()))
 
     # --- internals --------------------------------------------------------------------
 
@@ -139,6 +154,7 @@ class RunUseCases:
         *,
         budget: float | None,
         hooks: runner.Hooks | None,
+        batches: int | None = None,
     ) -> Session:
         """Work ``session`` within the budget, saving after every batch of attempts."""
         executor = self._executor(session.definition.config.executor)
@@ -160,6 +176,7 @@ class RunUseCases:
             max_workers=getattr(executor, "concurrency", 4),
             save=save,
             hooks=hooks,
+            max_batches=batches,
         )
 
     def _executor(self, name: str) -> Executor:

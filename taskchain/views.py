@@ -239,11 +239,11 @@ def continue_hint(session: Session) -> str:
     rid = session.session_id
     if session.language == "en":
         return (
-            f"POST /v1/runs/{rid}/continue (Coze: continue_run with run_id) works on it for "
+            f"POST /v1/runs/{rid}/continue (Coze: continueRun with run_id) works on it for "
             f"another call; GET /v1/runs/{rid} shows its progress; CLI: taskchain run --resume {rid}"
         )
     return (
-        f"调用 POST /v1/runs/{rid}/continue（扣子：continue_run，传 run_id）再跑一段；"
+        f"调用 POST /v1/runs/{rid}/continue（扣子：continueRun，传 run_id）再跑一段；"
         f"GET /v1/runs/{rid} 查看进度；命令行：taskchain run --resume {rid}"
     )
 

@@ -11,9 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from taskchain.http import telemetry
 from taskchain.http.routing import end_user, tenant
+from taskchain.launchers import remaining_budget
 from taskchain.request_fields import Whole
 from taskchain.requests import ChainRequest, SkipIn, SubmitIn
-from taskchain.responses import RunResult, SessionView, SubmitView
+from taskchain.responses import RunResult, RunView, SessionView, SubmitView
 from taskchain.service import Service
 
 App = LambdaFunctionUrlResolver
@@ -36,14 +37,43 @@ DisplayLanguage = Annotated[
 ]
 
 
+def budget(app: App) -> float | None:
+    """Seconds this request may work a run: the invocation's remaining time less a margin, so
+    a run that cannot finish answers its partial result (with ``next``) instead of timing out."""
+    return remaining_budget(app.lambda_context)
+
+
 def run(app: App, service: Service, request: ChainRequest) -> RunResult:
     """A one-shot run for the request's tenant and end user, timed and counted."""
     started = time.perf_counter()
-    result = service.run(request, tenant=tenant(app), end_user=end_user(app))
+    result = service.run(request, tenant=tenant(app), end_user=end_user(app), budget=budget(app))
     telemetry.run_duration((time.perf_counter() - started) * 1000)
     telemetry.bind(session_id=result.session_id)
     telemetry.outcome("run", success=result.success)
     return result
+
+
+def start_run(app: App, service: Service, request: ChainRequest) -> RunView:
+    """Start a run: handed to the launcher, or worked within this request's time without one."""
+    result = service.start_run(
+        request, tenant=tenant(app), end_user=end_user(app), budget=budget(app)
+    )
+    telemetry.bind(session_id=result.run_id)
+    telemetry.count("RunsStarted")
+    telemetry.outcome("run", status=result.status)
+    return result
+
+
+def continue_run(app: App, service: Service, run_id: str) -> RunView:
+    """Work a stored run for this request's time; an ended run is answered as it is."""
+    telemetry.bind(session_id=run_id)
+    return service.continue_run(tenant(app), run_id, end_user=end_user(app), budget=budget(app))
+
+
+def run_status(app: App, service: Service, run_id: str) -> RunView:
+    """A run's progress, with its result once it has ended."""
+    telemetry.bind(session_id=run_id)
+    return service.run_status(tenant(app), run_id, end_user=end_user(app))
 
 
 def start(app: App, service: Service, request: ChainRequest) -> SessionView:

@@ -37,6 +37,7 @@ from taskchain.responses import (
     MarkdownReport,
     ReportView,
     RunResult,
+    RunView,
     SessionList,
     SessionView,
     SubmitView,
@@ -78,6 +79,12 @@ class ReportOf(SessionRef):
         default="markdown",
         description="报告格式：markdown（默认，可直接展示）或 json（report format）",
     )
+
+
+class RunRef(Request):
+    """A request about one run."""
+
+    run_id: Id = Field(description="startRun 或 runChain 返回的运行 ID（run id）")
 
 
 class ListSessions(Request):
@@ -232,3 +239,48 @@ def register(route: RouteTable, service: Service) -> None:
     )
     def run(request: Annotated[ChainRequest, Body()]) -> RunResult:
         return calls.run(app, service, request)
+
+    @route(
+        "POST",
+        "/coze/runs/start",
+        operation_id="startRun",
+        summary="开始一次由服务端执行器完成整条任务链的运行；用户要完整结果、不参与每一步时调用，返回 run_id，之后用 getRun 查看进度",
+        description="开始一次运行（start a run）：整条任务链由服务端的执行器逐步写出并检查（配置了模型时由模型作答，"
+        "否则内置执行器只写提纲）。有后台执行环境时（AWS 持久函数、本地服务器）立即返回；没有时（阿里云函数计算）"
+        "在本次调用的时限内尽量推进后返回。返回 run_id、status、progress 和 current_steps；status 为 running 时调用 getRun "
+        "查看进度，结束后 result 中是与 runChain 相同的完整结果。"
+        "Start a run worked by the server; follow it with getRun and continue it with continueRun.",
+        responses=answers(RunView),
+        tags=COZE,
+    )
+    def start_run(request: Annotated[ChainRequest, Body()]) -> RunView:
+        return calls.start_run(app, service, request)
+
+    @route(
+        "POST",
+        "/coze/runs/status",
+        operation_id="getRun",
+        summary="查看一次运行的进度（已完成步骤、正在做的步骤、token 用量）；startRun 之后调用，status 不是 running 时 result 是完整结果",
+        description="查看运行进度（get a run）：progress（各状态步骤数）、current_steps（正在做的步骤及尝试次数）、"
+        "model_usage（到目前为止的模型调用与 token 用量）。status 为 completed、completed_with_gaps 或 failed 时，"
+        "result 中是与 runChain 相同的完整结果，把 final_report 呈现给用户。"
+        "Call it after startRun; once the run has ended, result holds the whole outcome.",
+        responses=answers(RunView),
+        tags=COZE,
+    )
+    def run_status(request: Annotated[RunRef, Body()]) -> RunView:
+        return calls.run_status(app, service, request.run_id)
+
+    @route(
+        "POST",
+        "/coze/runs/continue",
+        operation_id="continueRun",
+        summary="让一次未结束的运行在本次调用的时限内继续推进并返回进度；getRun 或 runChain 返回 running / next 且没有后台继续时调用",
+        description="继续运行（continue a run）：在本次调用的时限内继续完成运行中就绪的步骤，已完成的步骤不会重做；"
+        "返回与 getRun 相同的进度，运行结束时带 result。没有后台执行环境时（如阿里云函数计算），反复调用它直到 status 不再是 running。"
+        "Call it until status is no longer running where no background engine works the run.",
+        responses=answers(RunView),
+        tags=COZE,
+    )
+    def continue_run(request: Annotated[RunRef, Body()]) -> RunView:
+        return calls.continue_run(app, service, request.run_id)

@@ -15,6 +15,7 @@ from taskchain.http import telemetry
 from taskchain.http.errors import MalformedRequestError, malformed_event
 from taskchain.http.events import is_function_url_event, malformed_part
 from taskchain.http.routing import accept_language, to_json
+from taskchain.launchers import remaining_budget
 from taskchain.service import Service
 
 DIRECT_TENANT = "direct"
@@ -38,13 +39,17 @@ def lambda_handler(resolver: LambdaFunctionUrlResolver, service: Service) -> Han
             return resolver.resolve(_json_body(event), context)
         # Direct invocation is authorised by the platform (IAM, RAM), not by tokens.
         telemetry.logger.set_correlation_id(getattr(context, "aws_request_id", None))
-        return run_direct(service, event)
+        return run_direct(service, event, context)
 
     return cast(Handler, handler)
 
 
-def run_direct(service: Service, event: Any) -> dict[str, Any]:
-    """The original plugin's call: a request dict (or its JSON text) in, its response dict out."""
+def run_direct(service: Service, event: Any, context: Any = None) -> dict[str, Any]:
+    """The original plugin's call: a request dict (or its JSON text) in, its response dict out.
+
+    The run works until shortly before the invocation ends (``context``'s remaining time); a
+    chain that cannot finish by then answers its partial result, with ``run_id`` and ``next``.
+    """
     payload = event
     if isinstance(event, (str, bytes, bytearray)):
         try:
@@ -55,7 +60,7 @@ def run_direct(service: Service, event: Any) -> dict[str, Any]:
             telemetry.error(error.code)
             return error.to_body()
     started = time.perf_counter()
-    result = service.run_safely(payload, tenant=DIRECT_TENANT)
+    result = service.run_safely(payload, tenant=DIRECT_TENANT, budget=remaining_budget(context))
     telemetry.run_duration((time.perf_counter() - started) * 1000)
     telemetry.bind(tenant=DIRECT_TENANT, session_id=result.get("session_id"))
     if result.get("success"):

@@ -8,6 +8,8 @@ Handler calls are serialised with a lock. Powertools' resolver keeps the request
 on the resolver (``current_event``, ``context``) and even on its class, which is right for
 Lambda, where one process handles one request at a time, and wrong for two threads at once.
 The server still accepts connections in threads, so a slow client cannot block the others.
+Runs started by ``POST /v1/runs`` are worked by background threads
+(:class:`~taskchain.launchers.ThreadLauncher`) that call the service itself, outside that lock.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from taskchain.http.events import (
 from taskchain.http.routing import accept_language, to_json
 
 READ_TIMEOUT_SECONDS = 30
+# The time a request may take, as a function URL allows at most: a one-shot run or a run's
+# continuation works until shortly before it (taskchain.launchers.invocation_budget).
+REQUEST_TIME_MS = 15 * 60 * 1000
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -133,7 +138,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         try:
             with self.server.lock:
-                response = self.server.handler(event, LocalContext())
+                response = self.server.handler(event, LocalContext(timeout_ms=REQUEST_TIME_MS))
             status, payload = int(response["statusCode"]), response_body(response)
         except Exception:  # the handler never raises; if it ever does, still answer JSON
             telemetry.logger.exception("local server: the handler raised")
@@ -254,7 +259,8 @@ def make_server(
     ConfigError
         The environment is not a usable configuration (see :func:`taskchain.bootstrap.make_handler`).
     """
-    return LocalServer((host, port), handler or make_handler(env), read_timeout=read_timeout)
+    handler = handler or make_handler(env, background=True)  # runs go on in background threads
+    return LocalServer((host, port), handler, read_timeout=read_timeout)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, env: Mapping[str, str] | None = None) -> None:

@@ -19,12 +19,13 @@ _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 _REASONS = {
     "400": "Invalid request (MISSING_REQUIRED_FIELD, INVALID_TASK_TYPE, INVALID_FIELD, INVALID_JSON)",
     "401": "Missing or invalid service token",
-    "404": "No such session for this tenant (SESSION_NOT_FOUND)",
+    "404": "No such session or run for this tenant (SESSION_NOT_FOUND)",
     "409": "Conflict with the session's state (STALE_VERSION, STEP_NOT_READY, ...)",
     "413": "Body over 256 KB (PAYLOAD_TOO_LARGE)",
     "422": "Chain cannot be built (INVALID_CUSTOM_CHAIN), executor llm without a configured "
     "model (EXECUTOR_UNAVAILABLE), or Idempotency-Key reused",
-    "503": "Store unavailable (STORE_UNAVAILABLE); see Retry-After",
+    "503": "Store unavailable (STORE_UNAVAILABLE), or a run stored but not handed to its "
+    "background engine (RUN_NOT_LAUNCHED); see Retry-After",
 }
 
 
@@ -96,7 +97,7 @@ def _statuses(path: str, method: str) -> list[str]:
         # Every other error is a 200 body on Coze routes; refusals before any route keep theirs.
         return ["401", "413"] if method == "post" else ["401"]
     statuses = ["400", "401", "503"]
-    if "{session_id}" in path:
+    if "{session_id}" in path or "{run_id}" in path:
         statuses.append("404")
     if method == "post":  # conflicts include IDEMPOTENCY_IN_PROGRESS, 422 IDEMPOTENCY_KEY_REUSED
         statuses += ["409", "413", "422"]

@@ -35,6 +35,7 @@ from taskchain.responses import (
     MarkdownReport,
     ReportView,
     RunResult,
+    RunView,
     SessionList,
     SessionView,
     SubmitView,
@@ -43,12 +44,16 @@ from taskchain.responses import (
 from taskchain.service import Service
 
 SESSIONS = ["sessions"]
+RUNS = ["runs"]
 # The ids this service makes (and custom step ids): letters, digits, _ . -, far shorter than the
 # bound, which keeps a hostile id out of the stores' keys. Nothing else is one (400, not 404).
 SessionId = Annotated[
     str, Path(max_length=128, pattern=ID_PATTERN, description="会话 ID（session id）")
 ]
 StepId = Annotated[str, Path(max_length=128, pattern=ID_PATTERN, description="步骤 ID（step id）")]
+RunId = Annotated[
+    str, Path(max_length=128, pattern=ID_PATTERN, description="运行 ID，即会话 ID（run id）")
+]
 
 
 def register(route: RouteTable, service: Service) -> None:
@@ -104,6 +109,38 @@ def register(route: RouteTable, service: Service) -> None:
     )
     def run(request: Annotated[ChainRequest, Body()]) -> RunResult:
         return calls.run(app, service, request)
+
+    @route(
+        "POST",
+        "/v1/runs",
+        status_code=202,
+        operation_id="v1StartRun",
+        summary="Start a run: worked in the background where the platform has an engine for it "
+        "(AWS: a durable function; the local server: threads), else within this call's time",
+        tags=RUNS,
+    )
+    def start_run(request: Annotated[ChainRequest, Body()]) -> RunView:
+        return calls.start_run(app, service, request)
+
+    @route(
+        "GET",
+        "/v1/runs/<run_id>",
+        operation_id="v1GetRun",
+        summary="A run's progress; its result (the one-shot shape) once it has ended",
+        tags=RUNS,
+    )
+    def run_status(run_id: RunId) -> RunView:
+        return calls.run_status(app, service, run_id)
+
+    @route(
+        "POST",
+        "/v1/runs/<run_id>/continue",
+        operation_id="v1ContinueRun",
+        summary="Work a run for this call's time and answer its progress (every platform)",
+        tags=RUNS,
+    )
+    def continue_run(run_id: RunId) -> RunView:
+        return calls.continue_run(app, service, run_id)
 
     @route(
         "POST",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from taskchain.config import ConfigError
 from taskchain.executors import Answer, AttemptFailed, StepTask
 from taskchain.llm.client import ChatClient, ModelError
 from taskchain.llm.prompt import answer_text, messages
@@ -24,6 +25,7 @@ class LlmExecutor:
     name = "llm"
     concurrent = True
     writes_outlines = False
+    context_apart = True  # earlier steps go into the prompt as a block of data
 
     def __init__(
         self,
@@ -44,19 +46,15 @@ class LlmExecutor:
 
     def execute(self, task: StepTask) -> Answer:
         """One chat completion for ``task``'s step, within ``task.timeout`` seconds."""
-        from taskchain.chain import registry_for  # local: chain -> validation -> guidance
-        from taskchain.guidance import guide
-
-        guidance = guide(
-            task.session,
-            task.guidance.step_id,
-            registry_for(task.session.definition),
-            context_apart=True,
-        )
+        guidance = task.guidance  # built with the context apart (``context_apart`` below)
         try:
             done = self._client.complete(
                 messages(task, guidance), deadline=self._clock() + task.timeout
             )
+        except ConfigError as exc:  # the key could not be read (SSM): say so on the step
+            raise AttemptFailed(
+                exc.messages["zh"], exc.messages["en"], model=self.settings.model
+            ) from None
         except ModelError as exc:
             raise AttemptFailed(
                 exc.message("zh"),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,8 @@ from typing import Any
 import pytest
 
 from tests.factories import good_output
+from tests.support.answers import answering, step_of
+from tests.support.fake_openai import Behaviour, FakeOpenAI, RecordedRequest, answer
 
 TARGET = "一家社区咖啡店是否应该推出会员订阅制"
 REQUEST = {
@@ -48,9 +53,9 @@ class Cli:
             check=False,
         )
 
-    def json(self, *args: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
+    def json(self, *args: str, stdin: str | None = None, **env: str) -> tuple[int, dict[str, Any]]:
         """Exit code and parsed stdout of a ``--json`` invocation."""
-        done = self(*args, "--json", stdin=stdin)
+        done = self(*args, "--json", stdin=stdin, **env)
         return done.returncode, json.loads(done.stdout)
 
 
@@ -345,3 +350,226 @@ def test_submit_names_each_focus_area_that_passed() -> None:
     assert "关注点「成本」有具体讨论" in text
     assert "关注点「客流」有具体讨论" in text
     assert "空话占 0%" not in text  # a rule that applies once is one mark
+
+
+# --- runs a model writes: --executor, progress, the budget, Ctrl-C and --resume --------------
+
+
+def model_env(server: FakeOpenAI, **extra: str) -> dict[str, str]:
+    """The variables that point the CLI at the fake model ``server``."""
+    return {
+        "TASKCHAIN_LLM_PROVIDER": "custom",
+        "TASKCHAIN_LLM_BASE_URL": server.base_url,
+        "TASKCHAIN_LLM_MODEL": "fake-7b",
+        "TASKCHAIN_LLM_API_KEY": "sk-cli-0d3b7a95e2c14f68",
+        "TASKCHAIN_LLM_MAX_RETRIES": "0",
+        **extra,
+    }
+
+
+def asked(server: FakeOpenAI) -> list[int]:
+    """The step positions the server was asked for, in order."""
+    return [step_of(r)[0] for r in server.requests]
+
+
+def test_run_with_the_llm_executor_prints_the_models_report(
+    cli: Cli, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.responder = answering()
+
+    done = cli("run", *FLAGS, "--executor", "llm", **model_env(fake_openai))
+
+    assert done.returncode == 0, done.stderr
+    first, _, markdown = done.stdout.partition("\n")
+    assert re.fullmatch(r"会话：[0-9a-f]{32}", first)
+    assert markdown.startswith(f"# 任务链报告：{TARGET}")
+    assert "提纲" not in markdown  # real answers, not an outline
+    assert asked(fake_openai) == [1, 2, 3, 4]
+    assert "未配置模型" not in done.stderr
+
+
+def test_progress_is_a_plain_line_per_attempt_when_stderr_is_not_a_terminal(
+    cli: Cli, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.responder = answering()
+
+    done = cli("run", *FLAGS, "--json", **model_env(fake_openai))
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["content"] == "answers"  # stdout stays pure JSON
+    lines = done.stderr.splitlines()
+    assert "\r" not in done.stderr
+    assert lines[0] == "→ 步骤 1/4 理解目标 · 第 1/3 次尝试"
+    assert re.fullmatch(
+        r"✓ 步骤 1/4 理解目标 · 第 1/3 次尝试：通过（\d+\.\d 秒） · 已用 \d+ 秒 · [\d,]+ token",
+        lines[1],
+    )
+    assert len(lines) == 8
+    assert lines[-1].startswith("✓ 步骤 4/4 结果综合")
+
+
+def test_a_refused_attempt_is_shown_with_the_rules_it_failed(
+    cli: Cli, fake_openai: FakeOpenAI
+) -> None:
+    good = answering()
+    fake_openai.responder = lambda r: (
+        answer("还没想好。") if len(fake_openai.requests) == 1 else good(r)
+    )
+
+    done = cli("run", *FLAGS, **model_env(fake_openai))
+
+    assert done.returncode == 0, done.stderr
+    refused = done.stderr.splitlines()[1]
+    assert refused.startswith("✗ 步骤 1/4 理解目标 · 第 1/3 次尝试：未通过 min_length、")
+    assert "→ 步骤 1/4 理解目标 · 第 2/3 次尝试" in done.stderr
+
+
+def test_the_progress_line_is_redrawn_in_place_on_a_terminal(fake_openai: FakeOpenAI) -> None:
+    import io
+
+    from taskchain.bootstrap import bootstrap
+    from taskchain.cli_run import Progress
+    from taskchain.requests import ChainRequest, parse
+
+    fake_openai.responder = answering()
+    service = bootstrap({"TASKCHAIN_STORE": "memory", **model_env(fake_openai)})
+    stream = io.StringIO()
+    progress = Progress(stream, tty=True)
+
+    service.run(parse(ChainRequest, REQUEST), tenant="t", hooks=progress.hooks)
+    progress.close()
+
+    shown = stream.getvalue()
+    assert "\n" not in shown  # one line, redrawn
+    frames = shown.split("\r\x1b[K")
+    assert "步骤 1/4 理解目标 · 第 1/3 次尝试 · 已用 0 秒 · 0 token" in frames
+    assert any(re.fullmatch(r"已完成 4/4 步 · 已用 \d+ 秒 · [\d,]+ token", f) for f in frames)
+    assert frames[-1] == ""  # cleared before the result is printed
+
+
+def test_run_uses_the_configured_model_by_default_and_builtin_on_request(
+    cli: Cli, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.responder = answering()
+
+    code, body = cli.json("run", *FLAGS, "--executor", "builtin")
+    assert (code, body["content"]) == (0, "outline")
+
+    done = cli("run", *FLAGS, "--json", "--executor", "builtin", **model_env(fake_openai))
+    assert (done.returncode, json.loads(done.stdout)["content"]) == (0, "outline")
+    assert fake_openai.requests == []
+    assert done.stderr == ""  # no progress for outlines, and a model is configured
+
+
+def test_the_llm_executor_without_a_model_is_a_clear_request_error(cli: Cli) -> None:
+    done = cli("run", *FLAGS, "--executor", "llm")
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("错误 [EXECUTOR_UNAVAILABLE]: 没有配置模型")
+    assert "TASKCHAIN_LLM_PROVIDER" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert cli.json("sessions")[1]["sessions"] == []
+
+
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("zh", "未配置模型：设置 TASKCHAIN_LLM_PROVIDER、TASKCHAIN_LLM_API_KEY 后重新运行即可得到真实作答（见 README）"),
+        ("en", "No model is configured: set TASKCHAIN_LLM_PROVIDER and TASKCHAIN_LLM_API_KEY and run again to get real answers (see the README)"),
+    ],
+)  # fmt: skip
+def test_an_outline_run_without_a_model_says_in_one_line_how_to_configure_one(
+    cli: Cli, language: str, line: str
+) -> None:
+    done = cli("run", *FLAGS, "--language", language)
+
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == [line]
+    assert cli("run", *FLAGS, "--json").stderr == ""  # machine output: no advice
+
+
+def test_a_run_stopped_by_its_budget_says_how_to_resume_and_resume_finishes_it(
+    cli: Cli, fake_openai: FakeOpenAI
+) -> None:
+    # GIVEN answers that take 0.4 s and a 1 s budget per command
+    fake_openai.responder = answering(delay=0.4)
+    env = model_env(fake_openai, TASKCHAIN_RUN_BUDGET_S="1")
+
+    # WHEN the run stops on its budget
+    done = cli("run", *FLAGS, **env)
+
+    # THEN it prints the partial report and the exact command that continues it
+    assert done.returncode == 1
+    run_id = done.stdout.splitlines()[0].removeprefix("会话：")
+    again = f"继续运行：taskchain run --resume {run_id}"
+    assert done.stderr.splitlines()[-1].endswith(again), done.stderr
+    finished = {int(n) for n in re.findall(r"✓ 步骤 (\d)/4", done.stderr)}
+    assert 1 <= len(finished) < 4
+
+    # WHEN it is resumed with time enough
+    resumed = cli("run", "--resume", run_id, **(env | {"TASKCHAIN_RUN_BUDGET_S": "60"}))
+
+    # THEN it prints the finished run like `run`, and no finished step was asked for again
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith(f"会话：{run_id}\n# 任务链报告：{TARGET}")
+    assert all(asked(fake_openai).count(n) == 1 for n in finished)
+    assert sorted(set(asked(fake_openai))) == [1, 2, 3, 4]
+
+    # AND resuming an ended run prints its result in the one-shot shape, asking nothing more
+    count = len(fake_openai.requests)
+    code, body = cli.json("run", "--resume", run_id, **env)
+    assert (code, body["success"], body["run_id"]) == (0, True, run_id)
+    assert [r["status"] for r in body["execution_results"]] == ["completed"] * 4
+    assert len(fake_openai.requests) == count
+
+
+def test_ctrl_c_saves_the_run_and_resume_does_not_redo_finished_steps(
+    cli: Cli, fake_openai: FakeOpenAI
+) -> None:
+    # GIVEN a model that answers steps 1 and 2 at once and takes its time over step 3
+    good = answering()
+
+    def respond(request: RecordedRequest) -> Behaviour:
+        slow = step_of(request)[0] == 3 and asked(fake_openai).count(3) == 1
+        return dataclasses.replace(good(request), delay=30) if slow else good(request)
+
+    fake_openai.responder = respond
+    env = cli.env | model_env(fake_openai) | {"PYTHONIOENCODING": "utf-8"}
+    with subprocess.Popen(
+        [*cli.command, "run", *FLAGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        encoding="utf-8", env=env,
+    ) as process:  # fmt: skip
+        # WHEN Ctrl-C comes while step 3 waits on the model
+        deadline = time.monotonic() + 20
+        while asked(fake_openai) != [1, 2, 3] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert asked(fake_openai) == [1, 2, 3]
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+
+    # THEN the command says the run is saved and how to continue it, and exits 130 at once
+    assert process.returncode == 130, err
+    assert out == ""
+    [run_id] = re.findall(r"[0-9a-f]{32}", err)
+    assert err.splitlines()[-1] == (
+        f"已中断：运行已保存，已完成的步骤不会重做。继续运行：taskchain run --resume {run_id}"
+    )
+    assert "Traceback" not in err
+
+    # WHEN it is resumed, THEN it finishes, asking only for the steps not yet done
+    done = cli("run", "--resume", run_id, "--json", **model_env(fake_openai))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["success"] is True
+    assert asked(fake_openai) == [1, 2, 3, 3, 4]
+
+
+def test_resume_refuses_a_new_request_and_an_unknown_run(cli: Cli) -> None:
+    done = cli("run", "--resume", "abc", "--task-type", "analysis")
+    assert done.returncode == 2
+    assert done.stderr.startswith("错误 [CONFLICTING_ARGUMENTS]: --resume 继续已保存的运行")
+
+    done = cli("run", "--resume", "no-such-run")
+    assert done.returncode == 4
+    assert done.stderr.startswith("错误 [SESSION_NOT_FOUND]")

@@ -491,8 +491,11 @@ def test_each_operation_answers_200_with_its_documented_shape(doc: Json, op: Ope
     assert status == 200
     assert started["success"], started
     ready = started["ready_steps"][0]
+    # AND a run started through the documented startRun tool
+    status, run = coze.call("post", "/coze/runs/start", start_body)
+    assert (status, run["success"]) == (200, True), run
     known = {"session_id": started["session_id"], "step_id": ready["step_id"],
-             "output": good_output(ready), "target": TARGET}  # fmt: skip
+             "output": good_output(ready), "target": TARGET, "run_id": run["run_id"]}  # fmt: skip
     # WHEN the operation is called with only its documented required fields
     operation = doc["paths"][op.path][op.method]
     if op.method == "get":

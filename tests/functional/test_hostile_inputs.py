@@ -38,7 +38,14 @@ ENV = {"TASKCHAIN_STORE": "memory", "TASKCHAIN_API_TOKENS": f"acme=sha256:{token
 GOOD = {"task_type": "analysis", "target": "一家社区咖啡店是否应该推出会员订阅制"}
 # Exception text a caller must never see: tracebacks, exception class names, reprs.
 LEAK = re.compile(r"Traceback|File \"|\b[A-Z][a-zA-Z]*(?:Error|Exception)\b|Error\(|<class ")
-POSTS = ["/v1/run", "/v1/sessions", "/coze/run", "/coze/sessions/start"]
+POSTS = [
+    "/v1/run",
+    "/v1/runs",
+    "/v1/sessions",
+    "/coze/run",
+    "/coze/runs/start",
+    "/coze/sessions/start",
+]
 DEEP = [1_000, 5_000, 100_000]
 HUGE = "9" * 5_000
 

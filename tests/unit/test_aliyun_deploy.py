@@ -41,6 +41,14 @@ def test_the_handler_is_the_fc_shell(function: dict[str, Any]) -> None:
     assert function["runtime"] in ("python3.12",)  # taskchain needs Python >= 3.11
 
 
+def test_one_request_per_instance_so_no_request_is_served_as_another_tenant(
+    function: dict[str, Any],
+) -> None:
+    # The resolver holds the caller's tenant per request; concurrent requests on one instance
+    # were seen answered as the other tenant (404) when threads switched mid-request.
+    assert function["instanceConcurrency"] == 1
+
+
 def test_the_http_trigger_is_anonymous_so_the_app_checks_tokens(function: dict[str, Any]) -> None:
     (trigger,) = function["triggers"]
     assert trigger["triggerType"] == "http"
