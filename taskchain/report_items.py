@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from taskchain.structure import list_item
+from taskchain.items import list_item
 from taskchain.text import lazy, measure
 
 _OPEN = r"（(【\[〔<"

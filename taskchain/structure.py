@@ -1,4 +1,5 @@
-"""Reading an output's structure as people write it: required sections and the items in them.
+"""Reading an output's structure as people write it: the required sections (the items in a
+section are read by :mod:`taskchain.items`).
 
 A section starts at a line that *names* a required section, in any of the ways people title
 things: a Markdown heading, a ``**bold**`` line, a ``【label】``, a Chinese numbered heading
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from taskchain.text import lazy, measure, normalize
+from taskchain.text import lazy, normalize
 
 _MD = lazy(r"^\s{0,3}(?P<hashes>#{1,6})\s*(?P<title>.+?)\s*#*\s*$")
 _BOLD = lazy(r"^\s*(?:[-*+]\s+)?(?:\*\*|__)(?P<title>[^*_\n]{1,80}?)(?:\*\*|__)\s*[:：]?\s*$")
@@ -30,37 +31,12 @@ _NUMBERED = lazy(r"^\s*(?:\d{1,2}(?:\.\d{1,2})*[.)、．]?|[（(]\d{1,2}[)）])\
 _LABEL = lazy(
     r"^\s*(?:[-*+]\s+)?(?:\*\*)?(?P<title>[^:：*|\n]{1,30}?)(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*(?P<rest>.*)$"
 )
-_TABLE_ROW = lazy(r"^\s*\|(?P<cells>.*)\|\s*$")
-_TABLE_RULE = lazy(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+TABLE_ROW = lazy(r"^\s*\|(?P<cells>.*)\|\s*$")
+TABLE_RULE = lazy(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _FENCE = lazy(r"^\s*(```|~~~)")
 _SENTENCE_END = lazy(r"[。！？!?；;]|\.\s|\.$")
 _PAREN = lazy(r"[（(][^）)]*[）)]")
 
-_LIST = lazy(
-    r"^(?P<indent>\s*)(?:[-*+•·▪●○◦]|\d{1,3}[.)、．]|[（(]\d{1,3}[)）]|[①-⑳]|"
-    r"[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）]|[a-zA-Z][.)])\s*(?P<text>\S.*)$"
-)
-_SUBLABEL = lazy(r"^\s*(?:\*\*[^*\n]{1,60}\*\*|【[^】]{1,60}】|#{1,6}\s+\S.*)")
-# Ordinals that enumerate points inside prose: 一是/其一/第一, 首先/其次/再次/最后, first/second…
-_ZH_ORDINALS = (
-    ("一是", "二是", "三是", "四是", "五是", "六是"),
-    ("其一", "其二", "其三", "其四", "其五"),
-    ("第一，", "第二，", "第三，", "第四，", "第五，"),
-    ("第一、", "第二、", "第三、", "第四、", "第五、"),
-    ("第一个", "第二个", "第三个", "第四个", "第五个"),
-    ("第一点", "第二点", "第三点", "第四点", "第五点"),
-    ("第一类", "第二类", "第三类", "第四类", "第五类"),
-    ("第一条", "第二条", "第三条", "第四条", "第五条"),
-    ("首先", "其次", "再次", "最后"),
-)
-_EN_ORDINALS = lazy(
-    r"(?:^|(?<=[.;:!?]\s))(?:the\s+)?(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth(?:ly)?|"
-    r"fifth(?:ly)?|finally|lastly)\b(?!-)",
-    re.IGNORECASE,
-)
-_CLAUSE_SPLIT = lazy(r"[；;]")
-_MIN_ITEM_UNITS = 2
-_PARAGRAPH_UNITS = 15
 # How much longer than the section's name a title may be and still name it ("需求清单（按优先级）").
 _TITLE_SLACK = 12
 _LABEL_SLACK = 4
@@ -147,8 +123,8 @@ def _title(line: str) -> _Title | None:
                 short = len(title) <= 40 and not _SENTENCE_END().search(title.rstrip("。.:："))
                 return _Title(_strip(title), "", style, rank if short else 99)
     if first == "|":
-        match = _TABLE_ROW().match(line)
-        if match and not _TABLE_RULE().match(line):
+        match = TABLE_ROW().match(line)
+        if match and not TABLE_RULE().match(line):
             cells = [c.strip() for c in match.group("cells").split("|")]
             return _Title(_strip(cells[0]), " ".join(c for c in cells[1:] if c), "table", 99)
     if first.isdigit() or first in "（(":
@@ -276,120 +252,6 @@ def _best(title: str, wanted: tuple[SectionName, ...], slack: int) -> str | None
         if score > best_score:
             best_key, best_score = section.key, score
     return best_key
-
-
-@lru_cache(maxsize=1024)
-def items(body: str) -> tuple[str, ...]:
-    """The separate items in a section's ``body``, however they are written.
-
-    List items at the outermost level (bullets, ``1.`` ``1)`` ``①`` ``(1)`` ``一、``), table rows
-    below the header, sub-headings and bold sub-labels, and enumerations in prose (一是……二是……,
-    首先……其次……, first… second…, clauses separated by semicolons) are each read; the reading
-    that finds the most items is used. Items need at least two content units.
-    """
-    readings = [
-        _list_items(body),
-        _table_rows(body),
-        _sublabels(body),
-        _prose_points(body),
-        _paragraphs(body),
-    ]
-    best = max(readings, key=len)
-    return tuple(i for i in best if measure(i) >= _MIN_ITEM_UNITS)
-
-
-def list_item(line: str) -> str | None:
-    """The text of ``line`` when it is a list item (its marker dropped), else ``None``."""
-    match = _LIST().match(line)
-    return match.group("text").strip() if match else None
-
-
-def _list_items(body: str) -> list[str]:
-    """Top-level list items (deeper ones belong to the item above them)."""
-    matches = [m for m in (_LIST().match(line) for line in body.splitlines()) if m]
-    if not matches:
-        return []
-    outer = min(len(m.group("indent").expandtabs(4)) for m in matches)
-    return [
-        m.group("text").strip()
-        for m in matches
-        if len(m.group("indent").expandtabs(4)) <= outer + 1
-    ]
-
-
-def _table_rows(body: str) -> list[str]:
-    """The rows of the tables in ``body``, header rows left out."""
-    lines = body.splitlines()
-    rows: list[str] = []
-    for i, line in enumerate(lines):
-        if not _TABLE_ROW().match(line) or _TABLE_RULE().match(line):
-            continue
-        is_header = i + 1 < len(lines) and bool(_TABLE_RULE().match(lines[i + 1]))
-        if not is_header:
-            rows.append(" ".join(c.strip() for c in line.strip().strip("|").split("|")))
-    return rows
-
-
-def _sublabels(body: str) -> list[str]:
-    """Sub-headings, bold sub-labels and 【labels】 opening lines inside the section."""
-    return [line.strip().strip("#*【】 ") for line in body.splitlines() if _SUBLABEL().match(line)]
-
-
-def _prose_points(body: str) -> list[str]:
-    """Points enumerated inside paragraphs: ordinal words, or semicolon-separated clauses."""
-    best: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", body):
-        flat = " ".join(paragraph.split())
-        for series in _ZH_ORDINALS:
-            positions = [flat.find(word) for word in series]
-            found = [p for p in positions if p >= 0]
-            if len(found) >= 2:
-                best = max(best, _cut(flat, sorted(found)), key=len)
-        en = [m.start() for m in _EN_ORDINALS().finditer(flat)]
-        if len(en) >= 2:
-            best = max(best, _cut(flat, en), key=len)
-        clauses = [c.strip() for c in _CLAUSE_SPLIT().split(flat) if measure(c) >= 4]
-        if len(clauses) >= 3:
-            best = max(best, clauses, key=len)
-        best = max(best, _parallel(flat), key=len)
-    return best
-
-
-def _parallel(paragraph: str) -> list[str]:
-    """Sentences of a paragraph that open the same way ("He should … He should …", "学员能……
-    学员能……"): a list written as prose, one point per sentence."""
-    said = [
-        s.strip() for s in re.split(r"(?<=[。！？!?])|(?<=\.)\s+", paragraph) if measure(s) >= 4
-    ]
-    groups: dict[str, list[str]] = {}
-    for sentence in said:
-        words = sentence.split()
-        opening = " ".join(words[:2]).lower() if sentence.isascii() else sentence[:2]
-        groups.setdefault(opening, []).append(sentence)
-    largest = max(groups.values(), key=len, default=[])
-    return largest if len(largest) >= 2 else []
-
-
-def _paragraphs(body: str) -> list[str]:
-    """Paragraphs of running text, each of at least ``_PARAGRAPH_UNITS`` units: one point each.
-
-    Lead-in lines ("按优先级排列：") and paragraphs that are lists or tables are not points.
-    """
-    out = []
-    for paragraph in re.split(r"\n\s*\n", body):
-        text = paragraph.strip()
-        if not text or _LIST().match(text) or text.startswith(("|", "#")):
-            continue
-        if text.endswith((":", "：")) or measure(text) < _PARAGRAPH_UNITS:
-            continue
-        out.append(" ".join(text.split()))
-    return out
-
-
-def _cut(text: str, starts: list[int]) -> list[str]:
-    """``text`` cut at ``starts``: one piece per enumerated point."""
-    ends = [*starts[1:], len(text)]
-    return [text[s:e].strip() for s, e in zip(starts, ends, strict=True)]
 
 
 def _short(line: str) -> bool:

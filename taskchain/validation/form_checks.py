@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
+from taskchain.items import items
 from taskchain.models import Feedback, Rule
-from taskchain.structure import Section, items
+from taskchain.structure import Section
 from taskchain.substance import has_figure, has_term, sentences, units
 from taskchain.validation.context import Context, q, quotes, result, t
 

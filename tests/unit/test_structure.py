@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from taskchain.structure import SectionName, items, read_sections
+from taskchain.items import items
+from taskchain.structure import SectionName, read_sections
 
 RISKS = SectionName("risks", ("风险清单", "Risks", "主要风险", "key risks"))
 PLAN = SectionName("plan", ("实施方案", "Implementation plan"))
