@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
@@ -57,12 +57,14 @@ def run_chain(
 
     Each ready step is attempted until its output passes the checks or its attempts run out
     (the failed checks go back to the executor with the next attempt). In ``parallel`` mode a
-    ``concurrent`` executor works every ready step at once (at most ``max_workers``). When
+    ``concurrent`` executor works every ready step at once (at most ``max_workers``), starting
+    each step as soon as it is ready (:meth:`_Work.as_ready`). When
     ``budget`` seconds have passed no new attempt starts, and an attempt the budget cut short
     is not counted: the remaining steps are left unfinished and the session stays active (a
     partial report, resumable).
 
-    ``save`` is called with the session after every batch of attempts, so an interrupted run
+    ``save`` is called with the session after every batch of attempts (in parallel mode, after
+    every attempt that ends), so an interrupted run
     (Ctrl-C, a function timeout) loses at most the attempts in flight. ``hooks`` report
     progress (the CLI's progress line). ``max_batches`` stops after that many batches (a
     durable function checkpoints each batch as a step of its own).
@@ -71,6 +73,12 @@ def run_chain(
     deadline = clock() + budget
     parallel = session.definition.config.execution_mode == "parallel" and executor.concurrent
     pool = ThreadPoolExecutor(max_workers=max(1, max_workers)) if executor.concurrent else None
+    if parallel and pool is not None and max_batches is None:
+        work = _Work(executor, registry, clock, step_timeout, deadline, save, hooks)
+        try:
+            return work.as_ready(session, pool, max(1, max_workers))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
     batches = 0
     try:
         while session.status == "active" and clock() < deadline:
@@ -88,9 +96,7 @@ def run_chain(
             if hooks.started is not None:
                 hooks.started(session, tasks)
             for task, attempt in zip(tasks, _attempt(tasks, executor, pool, clock), strict=True):
-                if attempt.output is None and task.timeout < step_timeout and clock() >= deadline:
-                    # Cut short by the run's budget, not by its own timeout: not the step's
-                    # failure. It stays ready, with its attempts, for the call that continues it.
+                if _cut_by_budget(task, attempt, step_timeout, deadline, clock):
                     continue
                 session = _record(session, attempt, executor, registry, clock)
                 if hooks.attempted is not None:
@@ -102,6 +108,90 @@ def run_chain(
             # Abandoned (timed-out) attempts are not waited for: their threads finish on their own.
             pool.shutdown(wait=False, cancel_futures=True)
     return session
+
+
+def _cut_by_budget(
+    task: StepTask, attempt: Attempt, step_timeout: float, deadline: float, clock: Clock
+) -> bool:
+    """Whether an attempt without output was cut short by the run's budget, not by its own
+    timeout: not the step's failure. It stays ready, with its attempts, for the call that
+    continues the run."""
+    return attempt.output is None and task.timeout < step_timeout and clock() >= deadline
+
+
+@dataclass(slots=True)
+class _Work:
+    """A parallel run that starts each step the moment it is ready (no waves)."""
+
+    executor: Executor
+    registry: CapabilityRegistry
+    clock: Clock
+    step_timeout: float
+    deadline: float
+    save: Callable[[Session], None] | None
+    hooks: Hooks
+
+    def as_ready(self, session: Session, pool: ThreadPoolExecutor, workers: int) -> Session:
+        """Keep up to ``workers`` attempts in flight; count each one as it ends.
+
+        A step becomes ready when its dependencies are done, not when every attempt started
+        with them has ended: one lane of a chain never waits on another, and the checks of one
+        answer run while the others are still with the model.
+        """
+        flying: dict[Future[Attempt], tuple[StepTask, float]] = {}
+        while session.status == "active":
+            if self.clock() < self.deadline:
+                busy = {task.guidance.step_id for task, _ in flying.values()}
+                for step_id in engine.ready_steps(session):
+                    if len(flying) >= workers:
+                        break
+                    if step_id in busy:
+                        continue
+                    task = _task(
+                        self.executor,
+                        session,
+                        step_id,
+                        self.registry,
+                        self.step_timeout,
+                        self.deadline,
+                        self.clock,
+                    )
+                    if self.hooks.started is not None:
+                        self.hooks.started(session, [task])
+                    flying[pool.submit(_call, self.executor, task)] = (task, self.clock())
+            if not flying:
+                break
+            now = self.clock()
+            wait_for = min(
+                max(0.0, started + task.timeout - now) for task, started in flying.values()
+            )
+            done, _ = wait(flying, timeout=wait_for, return_when=FIRST_COMPLETED)
+            ended = [(f, flying.pop(f)[0], f.result()) for f in done]
+            now = self.clock()
+            for future, (task, started) in list(flying.items()):
+                if now - started >= task.timeout:  # over its time: abandoned, counted as such
+                    future.cancel()
+                    del flying[future]
+                    ended.append((future, task, _timed_out(task)))
+            for _, task, attempt in ended:
+                if _cut_by_budget(task, attempt, self.step_timeout, self.deadline, self.clock):
+                    continue
+                session = _record(session, attempt, self.executor, self.registry, self.clock)
+                if self.hooks.attempted is not None:
+                    self.hooks.attempted(session, attempt)
+            if ended and self.save is not None:
+                self.save(session)
+        return session
+
+
+def _timed_out(task: StepTask) -> Attempt:
+    """The attempt of ``task`` that ran past its timeout."""
+    reason = (
+        f"执行超时（{task.timeout:.1f} 秒）"
+        if task.guidance.language != "en"
+        else f"timed out after {task.timeout:.1f}s"
+    )
+    return Attempt(task.guidance.step_id, task.attempt, None, reason, task.timeout)
 
 
 def _record(
@@ -172,13 +262,7 @@ def _attempt(
             results.append(future.result(timeout=max(0.0, task.timeout - (clock() - started))))
         except FutureTimeout:
             future.cancel()
-            lang = task.guidance.language
-            reason = (
-                f"执行超时（{task.timeout:.1f} 秒）"
-                if lang != "en"
-                else f"timed out after {task.timeout:.1f}s"
-            )
-            results.append(Attempt(task.guidance.step_id, task.attempt, None, reason, task.timeout))
+            results.append(_timed_out(task))
     return results
 
 

@@ -269,6 +269,49 @@ def test_parallel_mode_hands_independent_steps_to_the_executor_at_once() -> None
     assert executor.calls[-1].guidance.step_id == "join"
 
 
+def test_parallel_mode_starts_a_step_as_soon_as_its_dependencies_are_done() -> None:
+    # GIVEN two lanes: a1 is held until the whole of lane b (b1 -> b2 -> b3) has been answered.
+    # Worked in waves, b2 could only start once a1 ended, and a1 waits for b3: a deadlock that
+    # ends in a1's timeout. Started as soon as they are ready, lane b runs through meanwhile.
+    lane_b_done = threading.Event()
+
+    def answer(task: StepTask) -> str:
+        step_id = task.guidance.step_id
+        if step_id == "a1":
+            assert lane_b_done.wait(timeout=5), "lane b waited on lane a"
+        if step_id == "b3":
+            lane_b_done.set()
+        return good(task)
+
+    executor = ScriptedExecutor(answer)
+    steps = [
+        {"id": "a1", "name": "甲线第一步", "required_capabilities": ["理解分析"]},
+        {"id": "b1", "name": "乙线第一步", "required_capabilities": ["理解分析"]},
+        {
+            "id": "b2",
+            "name": "乙线第二步",
+            "required_capabilities": ["逻辑推理"],
+            "dependencies": ["b1"],
+        },
+        {
+            "id": "b3",
+            "name": "乙线第三步",
+            "required_capabilities": ["风险评估"],
+            "dependencies": ["b2"],
+        },
+    ]
+
+    response = run(executor, chain(*steps, config={"execution_mode": "parallel"}))
+
+    assert response["success"] is True, response.get("error")
+    assert {r["task_id"]: r["attempts"] for r in response["execution_results"]} == {
+        "a1": 1,
+        "b1": 1,
+        "b2": 1,
+        "b3": 1,
+    }
+
+
 def test_sequential_mode_hands_one_step_at_a_time() -> None:
     executor = ScriptedExecutor(good)
 
