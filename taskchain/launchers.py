@@ -233,8 +233,9 @@ class DurableLauncher:
         LaunchError
             Lambda could not be reached or refused the invocation (a 503; the run stays stored).
         """
-        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+        from taskchain.store.aws_config import call_errors
 
+        failed, built_wrong = call_errors()
         payload = json.dumps(RunRef(tenant, run_id, end_user).to_event()).encode()
         try:
             answer = self.client.invoke(
@@ -243,9 +244,9 @@ class DurableLauncher:
                 Payload=payload,
                 DurableExecutionName=execution_name(run_id),
             )
-        except ParamValidationError:
+        except built_wrong:
             raise  # a request built wrong here: a bug to surface, not an outage
-        except (BotoCoreError, ClientError) as exc:
+        except failed as exc:
             _log.warning("run %s not launched: %s", run_id, type(exc).__name__)
             raise LaunchError(run_id) from exc
         if answer.get("StatusCode") != 202:
@@ -256,11 +257,9 @@ class DurableLauncher:
     def client(self) -> Any:
         """The Lambda client, built on first use with bounded timeouts and retries."""
         if self._client is None:
-            import boto3
+            from taskchain.store.aws_config import aws_client
 
-            from taskchain.store.aws_config import client_config
-
-            self._client = boto3.client("lambda", config=client_config())
+            self._client = aws_client("lambda")
         return self._client
 
 

@@ -52,6 +52,7 @@ class RunUseCases:
     run_budget: float
     executors: dict[str, Executor]
     launcher: Launcher | None
+    _load: Callable[[str, str, str | None], Session]  # the tenant's session, or not found
 
     @property
     def default_executor(self) -> ExecutorName:
@@ -198,6 +199,3 @@ class RunUseCases:
         ended = session.status != "active"
         built = report.build(session, registry, now=self.clock()) if ended else None
         return views.run_view(session, registry, built)
-
-    def _load(self, tenant: str, session_id: str, end_user: str | None = None) -> Session:
-        raise NotImplementedError  # provided by Service

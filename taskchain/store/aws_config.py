@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -49,3 +49,20 @@ def call_budget() -> float:
     times out and every backoff is its longest (at the throttling scale, the larger one)."""
     backoff = sum(min(2.0**i, 20.0) for i in range(MAX_ATTEMPTS - 1))
     return MAX_ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + backoff
+
+
+def aws_client(service: str) -> Any:
+    """A boto3 client of ``service`` with :func:`client_config` (boto3 is imported here, on the
+    first client: never at cold start)."""
+    import boto3
+
+    make: Any = boto3.client  # typed per service name; ``service`` is any of them
+    return make(service, config=client_config())
+
+
+def call_errors() -> tuple[tuple[type[Exception], ...], type[Exception]]:
+    """The errors of an AWS call that failed (unreachable, refused), and botocore's error for a
+    request built wrong (a bug to surface, never an outage)."""
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+    return (BotoCoreError, ClientError), ParamValidationError
