@@ -59,10 +59,11 @@ def messages(task: StepTask, guidance: StepGuidance) -> list[dict[str, str]]:
             else f"This is attempt {task.attempt}. The previous answer failed these checks; "
             "rewrite the whole answer (not only the changed parts) following the hints:"
         )
-        label = "修改建议：" if zh else "Hint: "
+        label = "；修改建议：" if zh else ". Hint: "
         lines = [head]
         lines += [
-            f"- [{f.rule}] {f.message}" + (f" {label}{f.hint}" if f.hint else "") for f in failed
+            f"- [{f.rule}] {f.message.rstrip('。.；; ')}" + (f"{label}{f.hint}" if f.hint else "")
+            for f in failed
         ]
         parts.append("\n".join(lines))
     return [
