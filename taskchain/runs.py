@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from taskchain import chain, engine, report, runner, views
 from taskchain.errors import ExecutorUnavailableError
 from taskchain.executors import Executor
-from taskchain.models import ExecutorName, Session
+from taskchain.models import ChainDefinition, ExecutorName, Session
 from taskchain.requests import ChainRequest
 from taskchain.responses import RunResult, RunView
 
@@ -137,6 +137,10 @@ class RunUseCases:
         """The run's session, built and stored before any attempt."""
         definition, registry = chain.build(request, default_executor=self.default_executor)
         self._executor(definition.config.executor)  # refuse an unconfigured executor up front
+        return self._stored(definition, tenant=tenant, end_user=end_user), registry
+
+    def _stored(self, definition: ChainDefinition, *, tenant: str, end_user: str | None) -> Session:
+        """A new session of ``definition`` (version 1, first steps ready), stored."""
         session = engine.start(
             definition,
             session_id=self.new_id(),
@@ -146,7 +150,7 @@ class RunUseCases:
             ttl_seconds=self.ttl_seconds,
         )
         self.store.create(session)
-        return session, registry
+        return session
 
     def _work(
         self,

@@ -127,15 +127,7 @@ class Service(RunUseCases):
     ) -> SessionView:
         """Start a guided session: its id, version 1, progress and the ready steps' guidance."""
         definition, registry = chain.build(request)
-        session = engine.start(
-            definition,
-            session_id=self.new_id(),
-            tenant=tenant,
-            now=self.clock(),
-            end_user=end_user,
-            ttl_seconds=self.ttl_seconds,
-        )
-        self.store.create(session)
+        session = self._stored(definition, tenant=tenant, end_user=end_user)
         return views.session_view(session, registry)
 
     def submit(

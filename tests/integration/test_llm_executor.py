@@ -20,6 +20,7 @@ from taskchain.guidance import guide
 from taskchain.llm.prompt import CLOSE, OPEN
 from taskchain.requests import ChainRequest, SubmitIn, parse
 from taskchain.service import Service
+from tests.support import corpus_model
 from tests.support.answers import answering, good_answer, prompt_of, step_of
 from tests.support.fake_openai import (
     Behaviour,
@@ -46,15 +47,7 @@ SHORT = "会员制可以提高客户留存。"  # far too short: refused by ever
 
 def model_env(server: FakeOpenAI, **extra: str) -> dict[str, str]:
     """The environment of a service whose model is ``server`` (no transport retries)."""
-    return {
-        "TASKCHAIN_STORE": "memory",
-        "TASKCHAIN_LLM_PROVIDER": "custom",
-        "TASKCHAIN_LLM_BASE_URL": server.base_url,
-        "TASKCHAIN_LLM_MODEL": MODEL,
-        "TASKCHAIN_LLM_API_KEY": KEY,
-        "TASKCHAIN_LLM_MAX_RETRIES": "0",
-        **extra,
-    }
+    return corpus_model.model_env(server, model=MODEL, key=KEY, **extra)
 
 
 def service_for(server: FakeOpenAI, **extra: str) -> Service:

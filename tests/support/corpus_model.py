@@ -47,14 +47,16 @@ def corpus_answers(request: RecordedRequest) -> Behaviour:
     return answer(text, prompt_tokens=prompt, completion_tokens=len(text))
 
 
-def model_env(server: FakeOpenAI, **extra: str) -> dict[str, str]:
+def model_env(
+    server: FakeOpenAI, *, model: str = MODEL, key: str = "sk-test-runs", **extra: str
+) -> dict[str, str]:
     """A memory-store environment whose model is ``server`` (no transport retries)."""
     return {
         "TASKCHAIN_STORE": "memory",
         "TASKCHAIN_LLM_PROVIDER": "custom",
         "TASKCHAIN_LLM_BASE_URL": server.base_url,
-        "TASKCHAIN_LLM_MODEL": MODEL,
-        "TASKCHAIN_LLM_API_KEY": "sk-test-runs",
+        "TASKCHAIN_LLM_MODEL": model,
+        "TASKCHAIN_LLM_API_KEY": key,
         "TASKCHAIN_LLM_MAX_RETRIES": "0",
         **extra,
     }
