@@ -74,7 +74,7 @@ def render_status(args: Args, view: Body) -> str:
 
 
 def render_submit(args: Args, view: Body) -> str:
-    lang = view["ready_steps"][0]["language"] if view["ready_steps"] else args.language
+    lang = view["language"]
     sid, step_id, left = view["session_id"], view["step_id"], view["attempts_left"]
     verdict = ("✓ 已接受", "✓ accepted") if view["accepted"] else ("✗ 未通过", "✗ rejected")
     lines = [f"{t(lang, *verdict)}: {step_id} (#{view['attempts']})"]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskchain.guidance import StepGuidance
-from taskchain.models import SESSION_STATUS_DOC, Feedback, SessionStatus, Usage
+from taskchain.models import SESSION_STATUS_DOC, Feedback, Language, SessionStatus, Usage
 from taskchain.report import ModelCost, Report
 from taskchain.store import SessionSummary
 
@@ -97,6 +97,7 @@ class SubmitView(Answer):
 
     session_id: str = Field(description="会话 ID（session id）")
     step_id: str = Field(description="提交的步骤 ID（step id）")
+    language: Language = Field(description="会话语言，反馈与指引都用它（the session's language）")
     accepted: bool = Field(
         description="true 表示通过；false 表示被退回，按 feedback 修改后重交（accepted）"
     )

@@ -146,6 +146,7 @@ def submit_view(outcome: SubmitOutcome, step_id: str, registry: CapabilityRegist
     return SubmitView(
         session_id=session.session_id,
         step_id=step_id,
+        language=session.language,
         accepted=outcome.accepted,
         step_state=record.state.value,
         attempts=record.attempts,

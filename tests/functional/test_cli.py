@@ -342,7 +342,7 @@ def test_submit_names_each_focus_area_that_passed() -> None:
         },
     ]
     view = {
-        "ready_steps": [], "session_id": "s", "step_id": "a", "attempts_left": 2, "accepted": True,
+        "ready_steps": [], "session_id": "s", "step_id": "a", "language": "zh", "attempts_left": 2, "accepted": True,
         "attempts": 1, "feedback": feedback, "step_state": "completed", "status": "active",
         "version": 2, "progress": {"completed": 1, "total": 4},
     }  # fmt: skip
@@ -573,3 +573,27 @@ def test_resume_refuses_a_new_request_and_an_unknown_run(cli: Cli) -> None:
     done = cli("run", "--resume", "no-such-run")
     assert done.returncode == 4
     assert done.stderr.startswith("错误 [SESSION_NOT_FOUND]")
+
+
+def test_an_english_session_is_answered_in_english_to_its_end_without_language_flags(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # GIVEN an English session, and submits that name no --language (the CLI's default is zh)
+    code, view = cli.json(
+        "start", "--task-type", "analysis", "--language", "en", "--focus", "cost",
+        "--target", "Should a neighbourhood café launch a coffee subscription?",
+    )  # fmt: skip
+    assert code == 0, view
+    ready, printed = view["ready_steps"], []
+    # WHEN every step is submitted until the chain is finished
+    while ready:
+        step = ready[0]
+        path = tmp_path / f"{step['step_id']}.md"
+        path.write_text(good_output(step), encoding="utf-8")
+        done = cli("submit", view["session_id"], step["step_id"], "--file", str(path))
+        assert done.returncode == 0, done.stdout
+        printed.append(done.stdout)
+        ready = cli.json("status", view["session_id"])[1]["ready_steps"]
+    # THEN every answer, the one that finishes the chain included, is wholly English
+    assert "The chain is finished" in printed[-1]
+    assert not [text for text in printed if re.search(r"[\u4e00-\u9fff]", text)]
