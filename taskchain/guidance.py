@@ -10,7 +10,7 @@ from taskchain.capabilities import CapabilityRegistry
 from taskchain.limits import DIGEST_CHARS_PER_STEP, DIGEST_TOTAL_CHARS
 from taskchain.models import Rule, Session, StepSpec
 from taskchain.states import StepState
-from taskchain.text import shorten
+from taskchain.text import labelled_row, shorten, table_cells, unmark
 from taskchain.validation import length_bounds, required_sections, rules_for
 
 _DEPTH_NAMES = {
@@ -190,26 +190,36 @@ def _context(session: Session, step: StepSpec) -> list[ContextItem]:
 def prose(markdown: str, language: str) -> str:
     """``markdown`` as running text: headings become labels, list items and table rows clauses.
 
-    Emphasis marks and table header rows are dropped, so the digest reads as plain sentences.
+    Emphasis marks are dropped, and each table row pairs its cells with their column headers
+    ("risk: delay, impact: high"), so the digest reads as plain sentences.
     """
     colon, sep = ("：", "；") if language != "en" else (": ", "; ")
-    lines = markdown.replace("**", "").replace("__", "").splitlines()
+    lines = unmark(markdown).splitlines()
     parts: list[str] = []
+    header: list[str] = []
     for i, raw in enumerate(lines):
         line = raw.strip()
-        if not line or _TABLE_RULE.fullmatch(line):
+        if not line.startswith("|"):
+            header = []
+        if not line:
+            continue
+        if _TABLE_RULE.fullmatch(line):
+            header = table_cells(lines[i - 1]) if i else []
             continue
         if line.startswith("|"):
             if i + 1 < len(lines) and _TABLE_RULE.fullmatch(lines[i + 1].strip()):
-                continue  # a table's header row
-            line = (", " if language == "en" else "，").join(
-                c.strip() for c in line.strip("|").split("|") if c.strip()
-            )
+                continue  # a table's header row: its cells label the rows below
+            line = labelled_row(header, table_cells(line), language)
         heading = re.match(r"^#{1,6}\s*(.+?)\s*#*$", line)
         if heading:
             parts.append(heading.group(1).strip() + colon)
             continue
         parts.append(re.sub(r"^(?:[-*+•·]|\d{1,3}[.)、])\s*", "", line))
+    return _joined(parts, sep)
+
+
+def _joined(parts: list[str], sep: str) -> str:
+    """``parts`` run together: after a full stop or colon a space, else the clause separator."""
     text = ""
     for part in parts:
         text = text.rstrip()

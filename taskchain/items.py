@@ -57,9 +57,43 @@ def items(body: str) -> tuple[str, ...]:
 
 
 def list_item(line: str) -> str | None:
-    """The text of ``line`` when it is a list item (its marker dropped), else ``None``."""
+    """The text of ``line`` when it is a list item (its marker dropped), else ``None``.
+
+    A line that opens with emphasis (``**Fee cap:** …``) is not a ``*`` bullet: it keeps its
+    marks. (:func:`items` counts such lines either way, as list items or as bold sub-labels.)
+    """
+    if line.lstrip().startswith(("**", "__")):
+        return None
     match = _LIST().match(line)
     return match.group("text").strip() if match else None
+
+
+def ordinal_starts(paragraph: str) -> list[int]:
+    """Where the points of a ``paragraph`` that enumerates them with ordinal words begin
+    (一是……二是……, 首先……其次……, first… second…): at least two, else none.
+
+    The paragraph is read with its whitespace collapsed; the positions are in that text.
+    """
+    flat = " ".join(paragraph.split())
+    best: list[int] = []
+    for series in _ZH_ORDINALS:
+        found = sorted(p for p in (flat.find(word) for word in series) if p >= 0)
+        if len(found) >= 2:
+            best = max(best, found, key=len)
+    en = [m.start() for m in _EN_ORDINALS().finditer(flat)]
+    if len(en) >= 2:
+        best = max(best, en, key=len)
+    return best
+
+
+def opens_enumeration(text: str) -> bool:
+    """Whether ``text`` opens with the first of a series of ordinals (一是, 其一, 第一，, 首先,
+    First, The first …): the first point of an enumeration written as paragraphs."""
+    text = text.lstrip()
+    if any(text.startswith(series[0]) for series in _ZH_ORDINALS):
+        return True
+    match = _EN_ORDINALS().match(text)
+    return match is not None and "first" in match.group().lower()
 
 
 def _list_items(body: str) -> list[str]:
@@ -98,14 +132,9 @@ def _prose_points(body: str) -> list[str]:
     best: list[str] = []
     for paragraph in re.split(r"\n\s*\n", body):
         flat = " ".join(paragraph.split())
-        for series in _ZH_ORDINALS:
-            positions = [flat.find(word) for word in series]
-            found = [p for p in positions if p >= 0]
-            if len(found) >= 2:
-                best = max(best, _cut(flat, sorted(found)), key=len)
-        en = [m.start() for m in _EN_ORDINALS().finditer(flat)]
-        if len(en) >= 2:
-            best = max(best, _cut(flat, en), key=len)
+        starts = ordinal_starts(flat)
+        if starts:
+            best = max(best, _cut(flat, starts), key=len)
         clauses = [c.strip() for c in _CLAUSE_SPLIT().split(flat) if measure(c) >= 4]
         if len(clauses) >= 3:
             best = max(best, clauses, key=len)

@@ -15,19 +15,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskchain.capabilities import CapabilityRegistry
-from taskchain.models import (
-    SESSION_STATUS_DOC,
-    ChainDefinition,
-    Session,
-    StepRecord,
-    StepSpec,
-    Usage,
-)
-from taskchain.report_items import is_placeholder, open_questions, pieces, substance
+from taskchain.models import SESSION_STATUS_DOC, Session, StepRecord, Usage
+from taskchain.report_findings import Drawn, draw, quoted, ranks
+from taskchain.report_items import is_placeholder, open_questions, substance
 from taskchain.report_markdown import to_markdown
 from taskchain.report_summary import summary
 from taskchain.states import StepState
-from taskchain.structure import SectionName, read_sections
 from taskchain.substance import names_area
 from taskchain.text import shorten
 
@@ -44,7 +37,6 @@ __all__ = [
 
 _ITEM_CHARS = 240
 _OUTLINE_EXECUTORS = frozenset({"builtin"})  # executors that write outlines to fill in
-_SYNTHESIS = frozenset({"synthesis"})  # capability keys whose findings conclude a chain
 
 Content = Literal["outline", "answers"]
 # The report's models are built on first use, not at import: only report and run requests need
@@ -203,8 +195,7 @@ def build(session: Session, registry: CapabilityRegistry, *, now: float) -> Repo
     lang = session.language
     content = content_of(session)
     outline = content == "outline"
-    findings: list[ReportItem] = []
-    recommendations: list[ReportItem] = []
+    drawn: list[Drawn] = []
     results: dict[str, StepResult] = {}
     coverage: dict[str, list[str]] = {area: [] for area in definition.config.focus_areas}
     questions = 0
@@ -219,9 +210,7 @@ def build(session: Session, registry: CapabilityRegistry, *, now: float) -> Repo
                 covered = [a for a in coverage if names_area(text, a)]
                 for area in covered:
                     coverage[area].append(step.id)
-                found, recs = _extract(step, record.output, registry)
-                findings.extend(found)
-                recommendations.extend(recs)
+                drawn.extend(draw(step, record.output, registry, lang))
         results[step.id] = StepResult(
             step_id=step.id,
             name=step.name,
@@ -237,18 +226,22 @@ def build(session: Session, registry: CapabilityRegistry, *, now: float) -> Repo
             usage=record.usage,
             focus_areas_covered=covered,
         )
+    rank = ranks(definition, registry)
+    drawn.sort(key=lambda d: rank[d.step.id])  # stable: each step's items keep their order
+    findings = [_item(d, d.piece.text) for d in drawn if d.role == "finding"]
+    recommendations = [_item(d, d.piece.text) for d in drawn if d.role == "recommendation"]
+    quotes = [_item(d, d.piece.plain) for d in quoted([d for d in drawn if d.role == "finding"])]
     if not findings and not outline:  # no step has a findings section: each gist stands in
-        findings = [
+        findings = quotes = [
             ReportItem(text=r.summary, step_id=r.step_id, step_name=r.name)
             for r in results.values()
             if r.state == "completed" and r.summary and not is_placeholder(r.summary)
         ]
-    rank = _ranks(definition, registry)
-    findings.sort(key=lambda i: rank[i.step_id])  # stable: each step's items keep their order
-    recommendations.sort(key=lambda i: rank[i.step_id])
     metrics = _metrics(session, coverage, outline)
     return Report(
-        executive_summary=summary(session, metrics, findings, recommendations, questions, outline),
+        executive_summary=summary(
+            session, metrics, findings, recommendations, questions, outline, quotes=quotes
+        ),
         target_analysis={
             "target": definition.target,
             "task_type": definition.task_type,
@@ -282,49 +275,11 @@ def build(session: Session, registry: CapabilityRegistry, *, now: float) -> Repo
     )
 
 
-def _extract(
-    step: StepSpec, output: str, registry: CapabilityRegistry
-) -> tuple[list[ReportItem], list[ReportItem]]:
-    """Every finding and recommendation in the sections the step's capabilities mark as such.
-
-    Each list item, table row and paragraph of prose in the section is one (see
-    :func:`_pieces`). Blanks and questions are left out; nothing else is (an item's text is cut
-    at 240 characters).
-    """
-    specs = [s for name in step.capabilities for s in registry.resolve(name).sections]
-    # The sections are read as the checks read them, so a report finds what was accepted.
-    found = read_sections(output, [SectionName(s.key, s.names()) for s in specs])
-    out: dict[str, list[ReportItem]] = {"finding": [], "recommendation": []}
-    seen: set[tuple[str, str]] = set()
-    for section in specs:
-        if section.role in out and section.key in found:
-            for text in pieces(found[section.key].body):
-                if is_placeholder(text) or (section.role, text) in seen:
-                    continue
-                seen.add((section.role, text))
-                out[section.role].append(
-                    ReportItem(
-                        text=shorten(text, _ITEM_CHARS), step_id=step.id, step_name=step.name
-                    )
-                )
-    return out["finding"], out["recommendation"]
-
-
-def _ranks(definition: ChainDefinition, registry: CapabilityRegistry) -> dict[str, tuple[int, ...]]:
-    """Each step's place among the report's items: synthesising steps first, then chain order.
-
-    A step no other step depends on (a sink of the chain) comes first, and among those the ones
-    that synthesise (``结果整合``); then other synthesising steps; then the rest in chain order.
-    """
-    depended_on = {d for s in definition.steps for d in s.dependencies}
-
-    def synthesises(step: StepSpec) -> bool:
-        return any(registry.resolve(c).key in _SYNTHESIS for c in step.capabilities)
-
-    return {
-        step.id: (step.id in depended_on, not synthesises(step), i)
-        for i, step in enumerate(definition.steps)
-    }
+def _item(drawn: Drawn, text: str) -> ReportItem:
+    """A finding or recommendation as the report lists it (cut at 240 characters)."""
+    return ReportItem(
+        text=shorten(text, _ITEM_CHARS), step_id=drawn.step.id, step_name=drawn.step.name
+    )
 
 
 def _gaps(session: Session, coverage: dict[str, list[str]]) -> list[Gap]:

@@ -1,12 +1,15 @@
-"""What a report may count as a finding: the pieces of a section, and the placeholders
-(blanks, unanswered questions, open frames) that never count."""
+"""What a report may count as a finding: the pieces of a section (as written and as plain
+text, lead-ins marked), and the placeholders (blanks, unanswered questions, open frames) that
+never count."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Literal
 
-from taskchain.items import list_item
-from taskchain.text import lazy, measure
+from taskchain.items import list_item, opens_enumeration, ordinal_starts
+from taskchain.text import labelled_row, lazy, measure, table_cells, unmark
 
 _OPEN = r"（(【\[〔<"
 _CLOSE = r")）】\]〕>"
@@ -68,40 +71,106 @@ def open_questions(output: str) -> int:
 
 
 _TABLE_RULE = lazy(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+# What may stand before an ordinal that opens a point: a point starts a sentence or a clause.
+_BEFORE_POINT = frozenset(" 。！？；;：:，,.!?、（(")
+
+Kind = Literal["item", "row", "prose"]
 
 
-def pieces(body: str) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One item of a section: as written, as plain text, and whether it only leads in."""
+
+    text: str  # as written, on one line: what the report lists
+    plain: str  # emphasis removed, a table row as its cells under their headers: what is quoted
+    lead_in: bool = False  # it introduces the list, table or enumeration after it
+
+
+def pieces(body: str, language: str = "zh") -> list[Piece]:
     """The items of a section, in order: list items (with their indented continuation lines),
-    table rows (not the header row), and paragraphs of prose."""
+    table rows (not the header row), and paragraphs of prose; a paragraph that enumerates points
+    with ordinal words (首先……其次……, first… second…) gives one piece per point.
+
+    Lead-ins are marked: a paragraph followed by a list, a table or paragraphs that enumerate
+    ("We checked the plan against the criteria." before them), and a paragraph's opening before
+    its first ordinal ("The evidence points to three conclusions. First, …").
+    """
+    blocks = _blocks(body, language)
+    out: list[Piece] = []
+    for i, (kind, piece) in enumerate(blocks):
+        points = _points(piece.text) if kind == "prose" else None
+        if points is None:
+            lead_in = kind == "prose" and _leads_in(blocks[i + 1 :])
+            out.append(Piece(piece.text, piece.plain, lead_in))
+            continue
+        lead, *said = points
+        if lead:
+            out.append(Piece(lead, unmark(lead), lead_in=True))
+        out.extend(Piece(point, unmark(point)) for point in said)
+    return out
+
+
+def _blocks(body: str, language: str) -> list[tuple[Kind, Piece]]:
+    """The list items, table rows and paragraphs of ``body``, in order, each with its kind."""
     lines = body.splitlines()
-    headers = {i - 1 for i, line in enumerate(lines) if i and _TABLE_RULE().match(line)}
-    out: list[str] = []
+    out: list[tuple[Kind, Piece]] = []
     current: list[str] = []
-    in_item = False
+    kind: Kind = "prose"
+    header: list[str] = []
 
     def flush() -> None:
         if current:
-            out.append(" ".join(current))
+            text = " ".join(current)
+            out.append((kind, Piece(text, unmark(text))))
             current.clear()
 
     for i, line in enumerate(lines):
         listed = list_item(line)
-        if listed or line.lstrip().startswith("|"):
+        if line.lstrip().startswith("|") and not listed:
             flush()
-            if listed:
-                current.append(listed)
-            elif i not in headers and not _TABLE_RULE().match(line):  # a row is whole on its line
-                out.append(line.strip().strip("|").strip())
-            in_item = bool(listed)
+            kind = "prose"
+            if _TABLE_RULE().match(line):
+                header = table_cells(lines[i - 1]) if i else []
+            elif not (i + 1 < len(lines) and _TABLE_RULE().match(lines[i + 1])):
+                row = line.strip().strip("|").strip()  # a row is whole on its line
+                out.append(("row", Piece(row, labelled_row(header, table_cells(line), language))))
+            continue
+        header = []
+        if listed:
+            flush()
+            kind = "item"
+            current.append(listed)
         elif not line.strip():
             flush()
-            in_item = False
-        elif in_item and line[:1].isspace():  # the item goes on
+            kind = "prose"
+        elif kind == "item" and line[:1].isspace():  # the item goes on
             current.append(line.strip())
         else:
-            if in_item:
+            if kind == "item":
                 flush()
-                in_item = False
+                kind = "prose"
             current.append(line.strip())
     flush()
     return out
+
+
+def _points(paragraph: str) -> list[str] | None:
+    """The opening of a paragraph that enumerates points, then each point; ``None`` when it
+    does not enumerate, or an ordinal word stands inside a word ("其一" in 尤其一线)."""
+    flat = " ".join(paragraph.split())
+    starts = ordinal_starts(flat)
+    if not starts or any(s and flat[s - 1] not in _BEFORE_POINT for s in starts):
+        return None
+    ends = [*starts[1:], len(flat)]
+    points = (flat[s:e].strip().rstrip("；;，,") for s, e in zip(starts, ends, strict=True))
+    return [flat[: starts[0]].strip(), *points]
+
+
+def _leads_in(after: list[tuple[Kind, Piece]]) -> bool:
+    """Whether a paragraph followed by ``after`` introduces it: the next block that is not a
+    label or blank is a list item, a table row, or a paragraph opening an enumeration."""
+    for kind, piece in after:
+        if kind == "prose" and is_placeholder(piece.text):
+            continue  # "Against the criteria:" between the lead-in and its table
+        return kind != "prose" or opens_enumeration(piece.text)
+    return False

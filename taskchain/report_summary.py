@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from taskchain.models import Session
-from taskchain.text import shorten
+from taskchain.text import counted, shorten, unmark
 
 if TYPE_CHECKING:  # the report module imports this one
     from taskchain.report import QualityMetrics, ReportItem
@@ -23,8 +23,14 @@ def summary(
     recs: list[ReportItem],
     questions: int,
     outline: bool,
+    *,
+    quotes: list[ReportItem] | None = None,
 ) -> str:
-    """A few sentences a reader can stop after: what the report is, then its main conclusions."""
+    """A few sentences a reader can stop after: what the report is, then its main conclusions.
+
+    The main conclusions are the first of ``quotes`` (by default ``findings``): the findings as
+    plain text, lead-ins left out. Counts are worded in the number they take in English.
+    """
     d = session.definition
     zh = session.language != "en"
     kind = _KIND_ZH[d.task_type] if zh else d.task_type
@@ -35,22 +41,23 @@ def summary(
             "没有得出任何结论。"
             if zh
             else f"This is an outline, not findings: the builtin executor wrote fill-in outlines "
-            f"for {m.completed_steps} steps of the {kind} chain on '{d.target}', listing "
-            f"{questions} questions to answer, and drew no conclusions."
+            f"for {counted(m.completed_steps, 'step')} of the {kind} chain on '{d.target}', "
+            f"listing {counted(questions, 'question')} to answer, and drew no conclusions."
         )
         if m.completed_steps < m.total_steps:
             text += _progress_sentence(session, m, zh, kind, outline=True)
+        them = "this question" if questions == 1 else "these questions"
         return text + (
             "要得到结论，请逐条回答这些问题，或改用引导式会话逐步作答。"
             if zh
-            else " To get findings, answer these questions, or work through the chain step by "
-            "step in a guided session."
+            else f" To get findings, answer {them}, or work through the chain step by step in a "
+            "guided session."
         )
     text = _progress_sentence(session, m, zh, kind, outline=False)
     main = [
-        f"{shorten(f.text, _CONCLUSION_CHARS).rstrip('。.；;')}"
+        f"{shorten(unmark(f.text), _CONCLUSION_CHARS).rstrip('。.；;')}"
         + (f"（来自「{f.step_name}」）" if zh else f" (from '{f.step_name}')")
-        for f in findings[:_MAIN_CONCLUSIONS]
+        for f in (findings if quotes is None else quotes)[:_MAIN_CONCLUSIONS]
     ]
     if zh:
         text += f"主要结论：{'；'.join(main)}。" if main else "尚无可以报告的结论。"
@@ -59,7 +66,8 @@ def summary(
         return text + (f"；关注点覆盖率 {cov:.0%}。" if cov is not None else "。")
     text += f" Main conclusions: {'; '.join(main)}." if main else " No conclusions to report yet."
     text += (
-        f" {len(findings)} key findings and {len(recs)} recommendations, each traced to its step"
+        f" {counted(len(findings), 'key finding')} and {counted(len(recs), 'recommendation')}, "
+        "each traced to its step"
     )
     cov = m.focus_area_coverage
     return text + (f"; focus-area coverage {cov:.0%}." if cov is not None else ".")
@@ -79,15 +87,16 @@ def _progress_sentence(
         if not finished:
             return "任务链尚未完成：这是一份部分报告。" if zh else (
                 " The chain is not finished: this report is partial.")  # fmt: skip
-        return (f"另有 {f} 步失败、{s} 步跳过。" if zh
-                else f" {f} steps failed and {s} were skipped.")  # fmt: skip
+        return (f"另有 {f} 步失败、{s} 步跳过。" if zh else f" {counted(f, 'step')} failed "
+                f"and {s} {'was' if s == 1 else 'were'} skipped.")  # fmt: skip
     if session.status == "completed":
         return (f"围绕「{target}」的{kind}任务链已完成全部 {n} 步。" if zh
-                else f"The {kind} chain on '{target}' completed all {n} steps.")  # fmt: skip
+                else f"The {kind} chain on '{target}' completed "
+                f"{f'all {n} steps' if n != 1 else 'its one step'}.")  # fmt: skip
     if session.status == "completed_with_gaps":
         return (f"围绕「{target}」的{kind}任务链已结束，但有缺口：{n} 步中完成 {c} 步，失败 {f} 步，"
                 f"跳过 {s} 步（见“缺口”）。" if zh
-                else f"The {kind} chain on '{target}' ended with gaps: {c} of {n} steps completed, "
+                else f"The {kind} chain on '{target}' ended with gaps: {c} of {counted(n, 'step')} completed, "
                 f"{f} failed, {s} skipped (see Gaps).")  # fmt: skip
     if session.status == "failed" and finished:
         return (f"围绕「{target}」的{kind}任务链已结束，但没有任何步骤完成：失败 {f} 步，跳过 {s} 步。"
@@ -96,8 +105,8 @@ def _progress_sentence(
     if session.status == "failed":
         return (f"围绕「{target}」的{kind}任务链在步骤失败后按设置停止：{n} 步中完成 {c} 步，"
                 "这是一份部分报告。" if zh
-                else f"The {kind} chain on '{target}' stopped at a failed step: {c} of {n} steps "
-                "completed; this report is partial.")  # fmt: skip
+                else f"The {kind} chain on '{target}' stopped at a failed step: {c} of "
+                f"{counted(n, 'step')} completed; this report is partial.")  # fmt: skip
     return (f"围绕「{target}」的{kind}任务链尚未完成：{n} 步中已完成 {c} 步，这是一份部分报告。" if zh
-            else f"The {kind} chain on '{target}' is not finished: {c} of {n} steps completed; "
-            "this report is partial.")  # fmt: skip
+            else f"The {kind} chain on '{target}' is not finished: {c} of {counted(n, 'step')} "
+            "completed; this report is partial.")  # fmt: skip

@@ -326,12 +326,12 @@ def test_step_without_dependencies_has_no_context() -> None:
             "en",
             "## Core question\n**Known facts:**\n- Loads rise 3%.\n- Costs fall\n\n"
             "| risk | impact |\n|---|---|\n| delay | high |",
-            "Core question: Known facts: Loads rise 3%. Costs fall; delay, high",
+            "Core question: Known facts: Loads rise 3%. Costs fall; risk: delay, impact: high",
         ),
         (
             "zh",
             "## 核心问题\n**已知：**\n- 负荷上升 3%\n- 成本下降\n\n| 风险 | 影响 |\n|---|---|\n| 延期 | 高 |",
-            "核心问题：已知：负荷上升 3%；成本下降；延期，高",
+            "核心问题：已知：负荷上升 3%；成本下降；风险：延期，影响：高",
         ),
     ],
 )
@@ -340,5 +340,30 @@ def test_the_digest_of_an_earlier_step_reads_as_prose(
 ) -> None:
     from taskchain.guidance import prose
 
-    # Headings become labels, items and table rows clauses; no pipes, emphasis or header rows.
+    # Headings become labels, items and table rows clauses; no pipes or emphasis.
+    assert prose(markdown, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Risks: risk: delay, likelihood: medium, impact: high; risk: churn, impact: low; "
+               "no headers, here"),
+        ("zh", "风险：风险：延期，可能性：中，影响：高；风险：退订，影响：低；无表头，这里"),
+    ],
+)  # fmt: skip
+def test_the_digest_pairs_each_table_cell_with_its_header(language: str, expected: str) -> None:
+    from taskchain.guidance import prose
+
+    heading = "Risks" if language == "en" else "风险"
+    header = "| risk | likelihood | impact |" if language == "en" else "| 风险 | 可能性 | 影响 |"
+    rows = (
+        ["| delay | medium | **high** |", "| churn |  | low |"]
+        if language == "en"
+        else ["| 延期 | 中 | **高** |", "| 退订 |  | 低 |"]
+    )
+    headless = "| no headers | here |" if language == "en" else "| 无表头 | 这里 |"
+    markdown = "\n".join([f"## {heading}", header, "|---|:---:|---|", *rows, "", headless])
+
+    # Each row says which value belongs to which column; a table without a header row stays cells.
     assert prose(markdown, language) == expected
