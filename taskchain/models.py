@@ -121,7 +121,7 @@ class ValidationRules(Frozen):
     )
     skip_rules: tuple[str, ...] = Field(
         default=(),  # rule ids switched off for this step (see rules.SKIPPABLE)
-        description="这一步关闭的检查规则 ID：focus_area、on_topic、no_filler、no_internal_repeat、"
+        description="这一步关闭的检查规则 ID：focus_area、on_topic、no_filler、concrete、no_internal_repeat、"
         "language、not_repeat，或所用能力的检查（如 risks_rated）（rule ids switched off for this step）",
     )
     json_schema: dict[str, Any] | None = Field(
@@ -179,6 +179,7 @@ RuleKind = Literal[
     "focus_area",
     "on_topic",
     "no_filler",
+    "concrete",
     "no_internal_repeat",
     "language",
     "not_repeat",

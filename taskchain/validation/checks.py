@@ -22,6 +22,7 @@ from taskchain.validation.rules import required_sections, rules_for
 # Rules an outline (the builtin executor's output) is not held to: it has no content yet.
 _NOT_FOR_OUTLINES = frozenset(
     {"length", "min_items", "mentions", "reasoning", "focus_area", "on_topic", "no_filler"}
+    | {"concrete"}
     | {"no_internal_repeat", "not_repeat"}
 )
 # The kinds of rule that read the outputs of earlier steps.

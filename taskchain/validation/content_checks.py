@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from taskchain.models import Feedback, Rule
 from taskchain.substance import (
+    concrete,
     content_tokens,
     full_sentences,
     has_term,
@@ -254,6 +255,32 @@ def _filler(ctx: Context, rule: Rule) -> Feedback:
     )
 
 
+def _concrete(ctx: Context, rule: Rule) -> Feedback:
+    weighed = [s for s in sentences(ctx.output) if units(s) >= (rule.min_units or 0)]
+    total = sum(units(s) for s in weighed) or 1
+    vague = [s for s in weighed if not concrete(s, ctx.known)]
+    share = 1 - sum(units(s) for s in vague) / total
+    need = rule.min_share or 0.0
+    passed = share >= need
+    quoted = quotes(ctx, sorted(vague, key=units, reverse=True)[:3])
+    return result(
+        ctx,
+        rule,
+        passed,
+        f"含数字、名称或例子的句子占正文的 {share:.0%}（至少 {need:.0%}）"
+        + ("" if passed else f"；没有这些的句子如：{quoted}"),
+        f"sentences with a figure, a name or an example are {share:.0%} of the text (at least "
+        f"{need:.0%})" + ("" if passed else f"; sentences without any, e.g. {quoted}"),
+        t(
+            ctx.lang,
+            "把笼统的说法落到实处：写出数字（金额、时间、比例、数量）、具体名称（人、机构、地点、产品、"
+            "文件）或举一个例子。",
+            "Make the general statements specific: give figures (amounts, dates, shares, counts), "
+            "names (people, organisations, places, products, documents) or an example.",
+        ),
+    )
+
+
 def _language(ctx: Context, rule: Rule) -> Feedback:
     share = language_share(
         ctx.output, ctx.lang, (ctx.definition.target, *ctx.definition.config.focus_areas)
@@ -320,6 +347,7 @@ CONTENT_CHECKS: Mapping[str, Callable[[Context, Rule], Feedback]] = {
     "focus_area": _focus,
     "on_topic": _on_topic,
     "no_filler": _filler,
+    "concrete": _concrete,
     "language": _language,
     "not_repeat": _not_repeat,
 }

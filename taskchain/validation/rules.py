@@ -23,6 +23,8 @@ from taskchain.text import normalize
 from taskchain.validation.memo import ByIdentity
 from taskchain.validation.rule_texts import capability_rule, on_topic_rule, section_rule
 from taskchain.validation.thresholds import (
+    CONCRETE_MIN_SHARE,
+    CONCRETE_SENTENCE_UNITS,
     DEPTH_BOUNDS,
     FILLER_MAX_SHARE,
     FILLER_SENTENCE_UNITS,
@@ -35,7 +37,8 @@ from taskchain.validation.thresholds import (
 
 # Rules a step may switch off with ``validation_rules.skip_rules`` (capability rules too).
 SKIPPABLE: frozenset[str] = frozenset(
-    {"focus_area", "on_topic", "no_filler", "no_internal_repeat", "language", "not_repeat"}
+    {"focus_area", "on_topic", "no_filler", "concrete", "no_internal_repeat", "language"}
+    | {"not_repeat"}
 )
 
 
@@ -200,6 +203,23 @@ def _rules(
                     "the names of the subject, focus areas and sections and generic wording "
                     "(“consider various factors”, “take a holistic view”), it has fewer than "
                     f"{FILLER_SENTENCE_UNITS} specific words and no figure, name or example",
+                ),
+            )
+        )
+    if "concrete" not in skip and not json_step:
+        out.append(
+            Rule(
+                rule="concrete",
+                kind="concrete",
+                min_share=CONCRETE_MIN_SHARE,
+                min_units=CONCRETE_SENTENCE_UNITS,
+                description=_t(
+                    lang,
+                    f"内容具体：含有数字、名称或例子（“例如”“比如”）的句子至少占正文的 "
+                    f"{CONCRETE_MIN_SHARE:.0%}（不足 {CONCRETE_SENTENCE_UNITS} 个字的标题和标签不计）",
+                    "specific content: sentences carrying a figure, a name or an example (“for "
+                    f"example”, “such as”) make up at least {CONCRETE_MIN_SHARE:.0%} of the text "
+                    f"(headings and labels under {CONCRETE_SENTENCE_UNITS} words aside)",
                 ),
             )
         )

@@ -19,6 +19,10 @@ FOCUS_MIN_UNITS: Mapping[str, int] = {"basic": 6, "detailed": 8, "comprehensive"
 FILLER_MAX_SHARE: Mapping[str, float] = {"basic": 0.4, "detailed": 0.35, "comprehensive": 0.3}
 # A sentence needs this many specific units (or a figure, name or example) not to be filler.
 FILLER_SENTENCE_UNITS = 3
+# The least share of the text (in sentences of CONCRETE_SENTENCE_UNITS units or more: labels and
+# headings aside) that must stand in sentences carrying a figure, a name or an example.
+CONCRETE_MIN_SHARE = 0.15
+CONCRETE_SENTENCE_UNITS = 4
 # Share of the target's key terms (at most the first 20) that the output must use.
 ON_TOPIC_SHARE = 0.35
 ON_TOPIC_MAX_PIECES = 40

@@ -129,7 +129,7 @@ def guided_run(
         max_length=MAX_OUTPUT_CHARS,
         required_sections=(),
         require_focus_areas=False,
-        skip_rules=("on_topic", "no_filler", "no_internal_repeat", "not_repeat"),
+        skip_rules=("on_topic", "no_filler", "concrete", "no_internal_repeat", "not_repeat"),
     )
     steps = tuple(
         StepSpec(

@@ -202,9 +202,12 @@ def test_an_output_of_too_many_words_keeps_none_and_later_checks_read_it() -> No
         "max_length": 20_000,
         "required_sections": [],
         "require_focus_areas": False,
-        "skip_rules": ["on_topic", "no_filler", "no_internal_repeat", "not_repeat"],
+        "skip_rules": ["on_topic", "no_filler", "concrete", "no_internal_repeat", "not_repeat"],
     }
-    later_rules = {**rules, "skip_rules": ["on_topic", "no_filler", "no_internal_repeat"]}
+    later_rules = {
+        **rules,
+        "skip_rules": ["on_topic", "no_filler", "concrete", "no_internal_repeat"],
+    }
     definition, registry = build_chain(
         steps=[
             custom_step("a", validation_rules=rules),

@@ -358,3 +358,44 @@ def test_a_rule_that_cannot_be_switched_off_is_named_in_the_error() -> None:
         verdict("x", rules={"skip_rules": ["min_length", "on_topic"]})
     assert caught.value.details["unknown"] == ["min_length"]
     assert "min_length" in str(caught.value)
+
+
+# --- concrete: a share of the text in sentences with a figure, a name or an example -----------
+
+VAGUE_EN = """## Core question
+The question is whether a community coffee shop should launch a monthly membership in a way that
+works well for everyone involved and brings lasting value over time.
+
+## Success criteria
+Success means the membership is well received by customers, supports the business in a
+sustainable way and fits the values of the shop and its community going forward.
+"""
+SPECIFIC_EN = VAGUE_EN.replace(
+    "brings lasting value over time.",
+    "brings lasting value over time: a $29 plan must reach 120 members by March to cover the "
+    "two extra baristas it needs.",
+)
+
+
+def test_an_answer_without_a_figure_name_or_example_is_refused_as_not_concrete() -> None:
+    result = verdict(VAGUE_EN, language="en", rules={"min_length": 1})
+
+    feedback = rule(result, "concrete")
+    assert not feedback.passed
+    assert not result.accepted
+    assert feedback.message.startswith("sentences with a figure, a name or an example are 0% of")
+    assert "; sentences without any, e.g. '" in feedback.message  # it quotes what to fix
+    assert "figures" in (feedback.hint or "")
+
+
+def test_one_specific_sentence_in_a_short_answer_makes_it_concrete() -> None:
+    result = verdict(SPECIFIC_EN, language="en", rules={"min_length": 1})
+
+    assert rule(result, "concrete").passed
+
+
+def test_concrete_is_stated_in_the_rules_and_a_step_may_switch_it_off() -> None:
+    stated = verdict(GOOD_ZH)
+    assert rule(stated, "concrete").passed
+    result = verdict(VAGUE_EN, language="en", rules={"min_length": 1, "skip_rules": ["concrete"]})
+    assert "concrete" not in {f.rule for f in result.feedback}
