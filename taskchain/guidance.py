@@ -268,11 +268,11 @@ def _instructions(
     if sections:
         lines.append(
             "输出按以下小节组织（标题写法不限：“## 标题”、加粗行、“一、标题”或“标题：”都可以；"
-            "也可以另加小节或子标题，例如专门讨论某个关注点）："
+            "也可以另加小节或子标题，例如专门讨论某个关注点；没有对应小节的问题写进最相关的小节）："
             if zh
             else "Organise the output in these sections (any title style: '## Title', a bold "
             "line, or 'Title:'; extra sections and sub-headings are fine, e.g. one per focus "
-            "area):"
+            "area; a question with no section of its own goes in the closest one):"
         )
         lines.extend(f"- {title}" for title in sections)
     if step.validation_rules.json_schema is not None:
@@ -296,6 +296,12 @@ def _instructions(
             else "Results of earlier steps (build on them; do not restate them):"
         )
         lines.extend(f"- [{c.name}] {c.digest}" for c in context)
+    lines.append(
+        "不要编造数字或来源：没有可靠数字时用名称或例子说明，估算和假设要注明。"
+        if zh
+        else "Do not invent figures or sources: where none is reliable, use names or examples, "
+        "and mark estimates and assumptions as such."
+    )
     lines.append(
         "提交后按以下规则逐条检查，全部满足才算通过（只检查这些）："
         if zh
