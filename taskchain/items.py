@@ -31,6 +31,14 @@ _EN_ORDINALS = lazy(
     r"fifth(?:ly)?|finally|lastly)\b(?!-)",
     re.IGNORECASE,
 )
+# Sentences that follow on from the one before as a further point ("It will also …", "Finally,
+# …", "此外，…", "最后，…"): two of them make a paragraph an enumeration, one point a sentence.
+_FOLLOW_ON = lazy(
+    r"^(?:(?:\S+\s+){0,3}also\b|(?:in addition|additionally|moreover|furthermore|besides|"
+    r"another|finally|lastly)\b|(?:此外|另外|同时|再者|而且|还有|最后)|.{0,6}?(?:也|还)(?:要|应|需|会|能))",
+    re.IGNORECASE,
+)
+_SENTENCE_END = lazy(r"(?<=[。！？!?])|(?<=\.)\s+(?=\S)")
 _CLAUSE_SPLIT = lazy(r"[；;]")
 _MIN_ITEM_UNITS = 2
 _PARAGRAPH_UNITS = 15
@@ -128,7 +136,8 @@ def _sublabels(body: str) -> list[str]:
 
 
 def _prose_points(body: str) -> list[str]:
-    """Points enumerated inside paragraphs: ordinal words, or semicolon-separated clauses."""
+    """Points enumerated inside paragraphs: ordinal words, semicolon-separated clauses, sentences
+    that open alike, or sentences that follow on ("also", "finally", 此外, 最后)."""
     best: list[str] = []
     for paragraph in re.split(r"\n\s*\n", body):
         flat = " ".join(paragraph.split())
@@ -139,7 +148,17 @@ def _prose_points(body: str) -> list[str]:
         if len(clauses) >= 3:
             best = max(best, clauses, key=len)
         best = max(best, _parallel(flat), key=len)
+        best = max(best, _follow_ons(flat), key=len)
     return best
+
+
+def _follow_ons(paragraph: str) -> list[str]:
+    """The sentences of a paragraph that lists its points as sentences following on from each
+    other ("A good answer rests on … It will also … Finally, …"; "……。此外，……。最后，……"):
+    at least two follow-ons make it a list, and then each sentence is a point."""
+    said = [s.strip() for s in _SENTENCE_END().split(paragraph) if measure(s) >= 4]
+    follow_ons = sum(1 for s in said[1:] if _FOLLOW_ON().match(s))
+    return said if follow_ons >= 2 else []
 
 
 def _parallel(paragraph: str) -> list[str]:

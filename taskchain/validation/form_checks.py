@@ -163,10 +163,12 @@ def _min_items(ctx: Context, rule: Rule) -> Feedback:
         + (f"; {need - len(got)} more needed{ended}" if len(got) < need else ""),
         t(
             ctx.lang,
-            f"在「{title}」下分条写出至少 {need} 条（列表、编号、表格的行都可以），每条一个独立的要点"
+            f"在「{title}」下分条写出至少 {need} 条（列表、编号、表格的行、各自成段，或在一段里用"
+            "“首先……其次……最后……”分项都可以），每条一个独立的要点"
             + ("，并写明时间、数量或目标值。" if rule.with_figures else "。"),
-            f"Give at least {need} separate items under '{title}' (list, numbers or table rows), "
-            "one point each"
+            f"Give at least {need} separate items under '{title}' (list items, numbered lines, "
+            "table rows, separate paragraphs, or points in one paragraph marked 'first…, second…, "
+            "finally…'), one point each"
             + (", each with its time, amount or target value." if rule.with_figures else "."),
         ),
     )

@@ -108,10 +108,10 @@ def capability_rule(lang: str, cap: Capability, spec: CheckSpec) -> Rule:
             description=_t(
                 lang,
                 f"{where}下至少 {spec.count} 条分开的条目：列表项、编号行、表格的行、子标题、"
-                "各自成段的要点，或正文中“一是……二是……”“首先……其次……”式的分项都算",
+                "各自成段的要点，或正文中“一是……二是……”“首先……其次……”“此外……最后……”式的分项都算",
                 f"{where} holds at least {spec.count} separate items: list items, numbered lines, "
                 "table rows, sub-headings, separate paragraphs, or points enumerated in prose "
-                "('first…, second…') all count",
+                "('first…, second…', '… also … Finally, …') all count",
             )
             + (figures if spec.with_figures else ""),
         )

@@ -134,6 +134,18 @@ def test_a_label_that_merely_contains_a_section_word_does_not_open_it() -> None:
             2,
         ),
         ("只有一句话。", 0),
+        # points that follow on with "also" / "finally" (此外 / 最后): each sentence is one
+        (
+            "A good answer will rest on volunteers' own words. It will also distinguish newer "
+            "volunteers from experienced ones. Finally, it will say where findings are thin.",
+            3,
+        ),
+        (
+            "好的回答要以志愿者自己的话为依据。此外，它要区分新志愿者和资深志愿者。最后，它要说明证据薄弱之处。",
+            3,
+        ),
+        # one "also" is ordinary prose, not an enumeration
+        ("The plan cuts costs by a tenth. It also shortens the queue at lunch.", 0),
     ],
 )
 def test_items_are_counted_however_they_are_written(body: str, count: int) -> None:
