@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from taskchain.text import counted
+
 Args = argparse.Namespace
 Body = Mapping[str, Any]
 
@@ -89,7 +91,9 @@ def render_submit(args: Args, view: Body) -> str:
     lines.append(progress(lang, view))
     if view["step_state"] == "ready":
         retry = t(
-            lang, f"还可尝试 {left} 次，修改后重新提交：", f"{left} attempts left; resubmit: "
+            lang,
+            f"还可尝试 {left} 次，修改后重新提交：",
+            f"{counted(left, 'attempt')} left; resubmit: ",
         )
         again = f"{prog(args, 'submit')} {sid} {step_id} --file ... --expected-version {view['version']}"
         lines.append(retry + again)

@@ -25,6 +25,7 @@ from taskchain.substance import (
     top_terms,
     units,
 )
+from taskchain.text import counted
 from taskchain.validation.context import Context, q, quotes, result, t
 from taskchain.validation.earlier import word_set
 
@@ -63,8 +64,9 @@ def _focus(ctx: Context, rule: Rule) -> Feedback:
         f"需要 {need}）" + (f"：「{q(best_text)}」" if best_text else ""),
         f"focus area '{area}' is discussed: '{q(best_text)}'"
         if best >= need
-        else f"focus area '{area}' is named {named} time(s) but never discussed (at most {best} "
-        f"specific words, {need} needed)" + (f": '{q(best_text)}'" if best_text else ""),
+        else f"focus area '{area}' is named {counted(named, 'time')} but never discussed (at most "
+        f"{counted(best, 'specific word')}, {need} needed)"
+        + (f": '{q(best_text)}'" if best_text else ""),
         t(
             ctx.lang,
             f"写一段专门讲「{area}」的内容：它在本步骤中具体是什么情况、有什么数字或例子、要怎么做。",

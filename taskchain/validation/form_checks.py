@@ -9,6 +9,7 @@ from taskchain.items import items
 from taskchain.models import Feedback, Rule
 from taskchain.structure import Section
 from taskchain.substance import has_figure, has_term, sentences, units
+from taskchain.text import counted
 from taskchain.validation.context import Context, q, quotes, result, t
 
 _ARROW = re.compile(r"→|⇒|⟶|->|=>|⟹")
@@ -37,11 +38,11 @@ def _length(ctx: Context, rule: Rule) -> Feedback:
             rule,
             size >= low,
             f"篇幅 {size} 个单位，要求至少 {low}",
-            f"length {size} units, at least {low} required",
+            f"length {counted(size, 'unit')}, at least {low} required",
             t(
                 ctx.lang,
                 f"还差 {low - size} 个单位：给每个要回答的问题补上依据、例子或数字。",
-                f"{low - size} units short: add reasons, examples or figures to your answers.",
+                f"{counted(low - size, 'unit')} short: add reasons, examples or figures to your answers.",
             ),
         )
     high = rule.max_units or 0
@@ -50,11 +51,11 @@ def _length(ctx: Context, rule: Rule) -> Feedback:
         rule,
         size <= high,
         f"篇幅 {size} 个单位，上限 {high}",
-        f"length {size} units, at most {high}",
+        f"length {counted(size, 'unit')}, at most {high}",
         t(
             ctx.lang,
             f"超出 {size - high} 个单位：删去与本步骤无关的内容，合并重复的论点。",
-            f"{size - high} units over: cut what does not serve this step and merge repeats.",
+            f"{counted(size - high, 'unit')} over: cut what does not serve this step and merge repeats.",
         ),
     )
 
@@ -100,7 +101,7 @@ def _section(ctx: Context, rule: Rule) -> Feedback:
         f"小节「{title}」（标题「{q(found.heading)}」）下有 {size} 个字的内容，至少需要 {need}{ended}"
         if size < need
         else f"小节「{title}」已包含（标题「{q(found.heading)}」）",
-        f"section '{title}' (title '{q(found.heading)}') holds {size} words, at least {need} "
+        f"section '{title}' (title '{q(found.heading)}') holds {counted(size, 'word')}, at least {need} "
         f"needed{ended}"
         if size < need
         else f"section '{title}' present (title '{q(found.heading)}')",
@@ -156,7 +157,7 @@ def _min_items(ctx: Context, rule: Rule) -> Feedback:
         + ("带数字的条目" if rule.with_figures else "")
         + (f"：{quoted}" if got else "")
         + (f"；还需 {need - len(got)} 条{ended}" if len(got) < need else ""),
-        f"found {len(got)} items"
+        f"found {counted(len(got), 'item')}"
         + (" with a figure" if rule.with_figures else "")
         + f" under '{title}'"
         + (f": {quoted}" if got else "")

@@ -399,3 +399,16 @@ def test_concrete_is_stated_in_the_rules_and_a_step_may_switch_it_off() -> None:
     assert rule(stated, "concrete").passed
     result = verdict(VAGUE_EN, language="en", rules={"min_length": 1, "skip_rules": ["concrete"]})
     assert "concrete" not in {f.rule for f in result.feedback}
+
+
+def test_english_feedback_words_a_count_of_one_in_the_singular() -> None:
+    # GIVEN an English answer one unit short of a step's minimum
+    result = verdict("Membership pricing needs work", language="en", rules={"min_length": 5})
+    # THEN the feedback says "1 unit", never "1 units"
+    length = rule(result, "min_length")
+    assert "1 unit short" in (length.hint or "")
+    assert not [
+        f.message
+        for f in result.feedback
+        if re.search(r"\b1 (?:units|words|items)\b", f.message + (f.hint or ""))
+    ]
