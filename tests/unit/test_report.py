@@ -19,11 +19,10 @@ from taskchain.structure import SectionName, read_sections
 from tests.factories import (
     DAY,
     T0,
+    answered,
     build_chain,
-    complete_step,
     custom_step,
     good_output,
-    start_chain,
 )
 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
@@ -567,15 +566,6 @@ def test_real_items_are_not_placeholders(text: str) -> None:
 def titles(registry: CapabilityRegistry, capability: str, language: str = "zh") -> dict[str, str]:
     """The section titles of ``capability`` by role (finding, recommendation...)."""
     return {s.role: s.title.get(language) for s in registry.resolve(capability).sections}
-
-
-def answered(steps: list[dict[str, Any]], outputs: dict[str, str], **config: Any) -> report.Report:
-    """The report of a chain whose steps were completed with ``outputs`` (checks bypassed)."""
-    definition, registry = build_chain(steps=steps, **config)
-    session = start_chain(definition)
-    for step_id, output in outputs.items():
-        session = complete_step(session, step_id, output)
-    return report.build(session, registry, now=T0 + 3600)
 
 
 def test_placeholders_in_an_answer_are_not_findings_recommendations_or_coverage() -> None:

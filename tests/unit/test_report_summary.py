@@ -11,18 +11,9 @@ import pytest
 from taskchain import report
 from taskchain.report import QualityMetrics
 from taskchain.report_summary import summary
-from tests.factories import T0, build_chain, complete_step, custom_step, make_session, start_chain
+from tests.factories import answered, custom_step, make_session
 
 MARKUP = re.compile(r"[|*]")
-
-
-def answered(steps: list[dict[str, Any]], outputs: dict[str, str], **config: Any) -> report.Report:
-    """The report of a chain whose steps were completed with ``outputs`` (checks bypassed)."""
-    definition, registry = build_chain(steps=steps, **config)
-    session = start_chain(definition)
-    for step_id, output in outputs.items():
-        session = complete_step(session, step_id, output)
-    return report.build(session, registry, now=T0 + 3600)
 
 
 def main_conclusions(built: report.Report) -> str:
