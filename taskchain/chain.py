@@ -22,11 +22,14 @@ from taskchain.validation import SKIPPABLE, compiled_schema
 
 
 def build(
-    request: ChainRequest, *, default_executor: ExecutorName = "builtin"
+    request: ChainRequest, *, run: ExecutorName | None = None
 ) -> tuple[ChainDefinition, CapabilityRegistry]:
     """The chain ``request`` asks for, validated, in chain order, with its capability registry.
 
-    Its ``config.executor`` is the request's, or ``default_executor`` when the request names none.
+    For a run, ``run`` is the executor used when the request names none, and ``config.executor``
+    is the request's or that one. Without ``run`` the chain is a guided session's: its steps are
+    submitted by the caller and ``config.executor`` is ``None`` (a request's is documented as for
+    runs only, and not used).
 
     A supplied ``custom_chain`` is used whatever the task type (as in the original plugin);
     ``education`` may give a ``learning_chain``; otherwise the task type's template is used.
@@ -45,7 +48,7 @@ def build(
         language=cfg.language,
         execution_mode=cfg.execution_mode,
         continue_on_failure=request.keep_going,
-        executor=cfg.executor or default_executor,
+        executor=(cfg.executor or run) if run is not None else None,
     )
     inline = tuple(
         inline_capability(c.name, c.checklist, c.sections) for c in request.capabilities or ()
@@ -152,20 +155,45 @@ def _check_json_schema(step_id: str, schema: dict[str, Any]) -> None:
     outside = _outside_ref(schema)
     if outside is not None:
         reason = f"$ref {outside!r} is outside the schema: a $ref must start with #"
+        said = f"$ref {outside!r} 指向 schema 之外：$ref 必须以 # 开头"
     else:
         try:
             compiled_schema(json.dumps(schema, sort_keys=True))
             return
-        except (fastjsonschema.JsonSchemaDefinitionException, re.error) as exc:
+        except re.error as exc:
+            reason, said = str(exc), "某个 pattern 不是有效的正则表达式"
+        except fastjsonschema.JsonSchemaDefinitionException as exc:
             reason = str(exc)
+            said = _definition_zh(reason)
         except Exception:  # wrong types where schemas belong, nesting too deep to compile
             reason = "the schema cannot be compiled"
-    raise chain_error(  # the validator's English words go in details, not the message
-        f"步骤 {step_id} 的 json_schema 不是有效的 JSON Schema（原因见 details.reason）",
+            said = "无法编译：某处该是 schema 的地方类型不对，或嵌套太深"
+    raise chain_error(  # the validator's own (English) words go in details, not the message
+        f"步骤 {step_id} 的 json_schema 不是有效的 JSON Schema：{said}；校验器的原话见 details.reason",
         f"step {step_id} has an invalid json_schema: {reason}",
         step_id=step_id,
         reason=reason,
     )
+
+
+# The validator's definition errors a Chinese message can say in its own words.
+_DEFINITION_ZH = (
+    ("Unknown type", "type 的值不是 JSON Schema 的类型（string、number、integer、boolean、array、"
+     "object、null）"),
+    (" must be a number", " 应为数字"),
+    (" must be an integer, a float or a decimal", " 应为数字"),
+    (" must be an array", " 应为数组"),
+    (" must contain unique elements", " 不能有重复的元素"),
+    ("Unresolvable ref: ", "$ref 指向的位置不存在："),
+)  # fmt: skip
+
+
+def _definition_zh(reason: str) -> str:
+    """The validator's reason for refusing a schema, in Chinese where it is a known one."""
+    for english, chinese in _DEFINITION_ZH:
+        if english in reason:
+            return reason.replace(english, chinese)
+    return "校验器无法使用它"
 
 
 def _outside_ref(schema: Any) -> str | None:

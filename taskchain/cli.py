@@ -29,7 +29,13 @@ from taskchain.cli_render import (
 from taskchain.cli_run import FAILED, INTERRUPTED, OK
 from taskchain.cli_run import run as run_command
 from taskchain.config import ConfigError
-from taskchain.errors import InvalidRequestError, TaskchainError, internal_error_body, missing_field
+from taskchain.errors import (
+    InvalidRequestError,
+    TaskchainError,
+    internal_error_body,
+    may_concern_a_session,
+    missing_field,
+)
 from taskchain.requests import ChainRequest, ReportFormat, SkipIn, SubmitIn, parse
 from taskchain.service import Service
 
@@ -132,6 +138,16 @@ def _request(args: Args) -> Any:
         asked = str(payload["config"].get("language", "")).strip().lower()
         args.language = "en" if asked.startswith("en") else None
     return payload
+
+
+def _error_language(args: Args, service: Service | None, exc: TaskchainError) -> str:
+    """``--language`` when given; else, for an error about a stored session (a command's
+    ``session_id``, or ``run --resume``), that session's language; else Chinese."""
+    session_id = getattr(args, "session_id", None) or getattr(args, "resume", None)
+    if args.language or service is None or session_id is None or not may_concern_a_session(exc):
+        return str(args.language or "zh")
+    found = service.session_language(args.tenant, session_id, end_user=getattr(args, "user", None))
+    return found or "zh"
 
 
 def _fail(args: Args, body: Body) -> int:
@@ -300,16 +316,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(encoding="utf-8")
     args = build_parser().parse_args(argv)
+    service: Service | None = None
     try:
         if args.command == "serve":  # builds the Lambda handler's own composition root
             return _serve(args)
         handler: Handler = args.handler
-        return handler(bootstrap(), args)
+        service = bootstrap()
+        return handler(service, args)
     except ConfigError as exc:  # start-up: the message names the variable
         _fail(args, exc.to_body(args.language or "zh"))
         return INVALID
     except TaskchainError as exc:
-        return _fail(args, exc.to_body(args.language or "zh"))
+        args.language = _error_language(args, service, exc)  # error_line's own words follow it
+        return _fail(args, exc.to_body(args.language))
     except KeyboardInterrupt:
         return INTERRUPTED
     except BrokenPipeError:  # the reader (head, less) left early: nothing more to say

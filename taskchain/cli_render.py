@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from taskchain import labels
 from taskchain.text import counted
 
 Args = argparse.Namespace
@@ -42,11 +43,12 @@ def error_line(args: Args, body: Body) -> None:
 
 
 def progress(lang: str | None, view: Body) -> str:
-    """``版本 2 · 状态 active · 进度 1/4`` in ``lang``."""
+    """``版本 2 · 状态 进行中 · 进度 1/4`` in ``lang`` (the status in its words)."""
     version, status, p = view["version"], view["status"], view["progress"]
     done = f"{p['completed']}/{p['total']}"
-    return t(lang, f"版本 {version} · 状态 {status} · 进度 {done}",
-              f"version {version} · status {status} · progress {done}")  # fmt: skip
+    said = labels.status(status, "en" if lang == "en" else "zh")
+    return t(lang, f"版本 {version} · 状态 {said} · 进度 {done}",
+              f"version {version} · status {said} · progress {done}")  # fmt: skip
 
 
 def guidance(args: Args, view: Body, *, skip: str = "") -> list[str]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from taskchain.capabilities import CapabilityRegistry
-from taskchain.errors import ConflictError, NotFoundError, stale_version
+from taskchain.errors import ConflictError, NotFoundError, stale_version, step_already_done
 from taskchain.graph import descendants, eligible
 from taskchain.limits import SUMMARY_CHARS
 from taskchain.models import (
@@ -20,7 +19,7 @@ from taskchain.models import (
 )
 from taskchain.states import FINISHED, StepState, check_transition
 from taskchain.text import first_sentence
-from taskchain.validation import check
+from taskchain.validation import Verdict, check
 from taskchain.validation.earlier import fingerprint
 
 
@@ -73,7 +72,7 @@ def submit(
     now: float,
     registry: CapabilityRegistry,
     expected_version: int | None = None,
-    executor: str = "model",
+    executor: str = "guided",
     duration: float | None = None,
     outline: bool = False,
     model: str | None = None,
@@ -126,7 +125,7 @@ def submit(
             update={
                 "state": check_transition(step_id, record.state, StepState.FAILED),
                 "attempts": attempts,
-                "reason": _failed_rules(verdict.feedback, session.language),
+                "reason": _failed_rules(verdict, session.language),
                 "executor": executor,
                 "feedback": verdict.feedback,
                 "finished_at": now,
@@ -263,7 +262,9 @@ def _workable(
     """The record of a ready step: one that can take a submission (or be skipped) now."""
     record = _known(session, step_id, expected_version)
     if record.finished:
-        raise _already_done(session, step_id, record)
+        raise step_already_done(
+            step_id, record.state.value, ready_steps(session), skipping=skipping
+        )
     if record.state is not StepState.READY:
         ready = ready_steps(session)
         verb_zh, verb_en = ("跳过", " to be skipped") if skipping else ("提交", "")
@@ -275,20 +276,6 @@ def _workable(
             details={"step_id": step_id, "ready_steps": ready},
         )
     return record
-
-
-def _already_done(session: Session, step_id: str, record: StepRecord) -> ConflictError:
-    """The error for a step that is already finished."""
-    return ConflictError(
-        f"步骤 {step_id} 已结束（{record.state.value}）",
-        f"step {step_id} is already {record.state.value}",
-        code="STEP_ALREADY_DONE",
-        details={
-            "step_id": step_id,
-            "state": record.state.value,
-            "ready_steps": ready_steps(session),
-        },
-    )
 
 
 def _settle(
@@ -387,10 +374,18 @@ def _since(record: StepRecord, now: float) -> float | None:
     return None if record.ready_at is None else max(0.0, now - record.ready_at)
 
 
-def _failed_rules(feedback: Iterable[Feedback], language: str) -> str:
-    """A one-line reason naming the checks that still failed on the last attempt."""
-    rules = [f.rule for f in feedback if not f.passed and f.severity == "error"]
+def _failed_rules(verdict: Verdict, language: str) -> str:
+    """A one-line reason naming the checks that still failed on the last attempt; a focus-area
+    check with its area ("focus_area（成本）"), as every area's check has the same id."""
+    paired = len(verdict.rules) == len(verdict.feedback)  # one verdict per rule, in order
+    areas = [r.area for r in verdict.rules] if paired else [None] * len(verdict.feedback)
+    en = language == "en"
+    named = [
+        f.rule if not area else f"{f.rule} ({area})" if en else f"{f.rule}（{area}）"
+        for f, area in zip(verdict.feedback, areas, strict=True)
+        if not f.passed and f.severity == "error"
+    ]
     prefix = (
         "多次尝试后仍未通过检查：" if language != "en" else "still failing after the last attempt: "
     )
-    return prefix + ", ".join(rules)
+    return prefix + ", ".join(named)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from taskchain import labels
+
 Language = Literal["zh", "en"]
 
 
@@ -120,6 +122,19 @@ class StoreError(TaskchainError):
     category = "INTERNAL_ERROR"
 
 
+def may_concern_a_session(exc: BaseException) -> bool:
+    """Whether ``exc`` may be about an existing session, and so be worded in its language.
+
+    Not an unexpected exception, nor a store failure (asking the store for the session's
+    language would fail again, and slowly), nor ``SESSION_NOT_FOUND`` (there is no session).
+    """
+    return (
+        isinstance(exc, TaskchainError)
+        and not isinstance(exc, StoreError)
+        and exc.code != "SESSION_NOT_FOUND"
+    )
+
+
 def internal_error_body(language: str = "zh") -> dict[str, Any]:
     """The body for an unexpected exception: never its text, never a stack trace."""
     return TaskchainError(
@@ -198,3 +213,23 @@ def chain_error(zh: str, en: str, **details: Any) -> ChainError:
 def names(items: Sequence[str]) -> str:
     """Join names for a message."""
     return ", ".join(items)
+
+
+def step_already_done(
+    step_id: str, state: str, ready: Sequence[str], *, skipping: bool = False
+) -> ConflictError:
+    """The one ``STEP_ALREADY_DONE``: the step has finished; the message names the steps to
+    work on instead (``ready``), or says none is left."""
+    if not ready:
+        zh_next, en_next = "任务链已没有可做的步骤", "the chain has no step left to work on"
+    elif len(ready) == 1:
+        zh_next, en_next = f"现在可做的步骤：{ready[0]}", f"the step ready now is {ready[0]}"
+    else:
+        zh_next = f"现在可做的步骤：{'、'.join(ready)}"
+        en_next = f"the steps ready now are {', '.join(ready)}"
+    return ConflictError(
+        f"步骤 {step_id} {labels.state(state, 'zh')}，不能再{'跳过' if skipping else '提交'}；{zh_next}",
+        f"step {step_id} is already {state}; {en_next}",
+        code="STEP_ALREADY_DONE",
+        details={"step_id": step_id, "state": state, "ready_steps": list(ready)},
+    )

@@ -6,6 +6,7 @@ import re
 
 from pydantic import BaseModel, Field
 
+from taskchain import labels
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.limits import DIGEST_CHARS_PER_STEP, DIGEST_TOTAL_CHARS
 from taskchain.models import Rule, Session, StepSpec
@@ -171,11 +172,8 @@ def _context(session: Session, step: StepSpec) -> list[ContextItem]:
             digest = shorten(prose(record.output, lang), per_step)
         else:
             reason = record.reason or ""
-            digest = (
-                f"（{record.state.value}：{reason}）"
-                if lang != "en"
-                else f"({record.state.value}: {reason})"
-            )
+            state = labels.state(record.state.value, lang)  # ``state`` below keeps the value
+            digest = f"（{state}：{reason}）" if lang != "en" else f"({state}: {reason})"
         out.append(
             ContextItem(
                 step_id=dep_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from taskchain.limits import DEFAULT_MAX_ATTEMPTS
 from taskchain.states import FINISHED, StepState
@@ -149,7 +149,10 @@ class ChainConfig(Frozen):
     language: Language = "zh"
     execution_mode: ExecutionMode = "sequential"
     continue_on_failure: bool = True
-    executor: ExecutorName = "builtin"  # who writes the outputs of a one-shot or async run
+    # Who writes the outputs of a one-shot or async run; ``None``: a guided session, whose steps
+    # the caller submits (the run operations refuse it). Sessions stored before this field could
+    # be ``None`` say ``builtin``.
+    executor: ExecutorName | None = "builtin"
 
 
 class ChainDefinition(Frozen):
@@ -320,7 +323,9 @@ class StepRecord(Frozen):
     output: str | None = None
     summary: str | None = None
     reason: str | None = None  # why a step was skipped or failed
-    executor: str | None = None  # who produced the output ("model", "builtin", ...)
+    # Who produced the output: "builtin" or "llm" (a run's executor), or "guided" (the caller of
+    # the guided flow, a model or a person). Records stored before "guided" say "model".
+    executor: str | None = None
     feedback: tuple[Feedback, ...] = ()  # the verdicts on the latest attempt
     ready_at: float | None = None
     finished_at: float | None = None
@@ -329,6 +334,12 @@ class StepRecord(Frozen):
     fingerprint: Fingerprint | None = None  # what later steps' checks read of the output
     model: str | None = None  # the model that wrote the latest attempt (model executors)
     usage: Usage | None = None  # model calls and tokens of every attempt (model executors)
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _documented_executor(cls, value: object) -> object:
+        """The documented name of a record's executor (``model`` became ``guided``)."""
+        return "guided" if value == "model" else value
 
     @property
     def finished(self) -> bool:

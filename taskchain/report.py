@@ -3,8 +3,9 @@
 
 An outline run (every completed step written by the builtin executor) says so: ``content`` is
 ``"outline"``, the summary's first sentence says it holds no findings, and the metrics that
-cannot apply to an outline are ``None``. Placeholders and unanswered questions are never
-counted as findings, recommendations or focus-area coverage.
+cannot apply to an outline are ``None``. Placeholders, unanswered questions and the goal
+restated (a step's core question) are never counted as findings, recommendations or focus-area
+coverage. Focus-area coverage is a share of what was asked: every step, each focus area.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.models import SESSION_STATUS_DOC, Session, StepRecord, Usage
-from taskchain.report_findings import Drawn, draw, quoted, ranks
+from taskchain.report_findings import Drawn, draw, quoted, ranks, restates
 from taskchain.report_items import is_placeholder, open_questions, substance
 from taskchain.report_markdown import to_markdown
 from taskchain.report_summary import summary
@@ -126,6 +127,11 @@ class QualityMetrics(BaseModel):
     For an outline no step was answered, so ``completion_rate``, ``first_pass_rate`` and
     ``focus_area_coverage`` are ``None``; ``first_pass_rate`` is also ``None`` before any
     attempt, and ``focus_area_coverage`` when the chain has no focus areas.
+
+    ``focus_area_coverage`` is the share of what was asked that was discussed: every step is
+    asked about every focus area, so it counts the (step, focus area) pairs whose step's accepted
+    output discusses the area, over the steps times the focus areas — one step of four that
+    discusses both areas covers a quarter, not all.
     """
 
     model_config = _ON_FIRST_USE
@@ -231,11 +237,16 @@ def build(session: Session, registry: CapabilityRegistry, *, now: float) -> Repo
     findings = [_item(d, d.piece.text) for d in drawn if d.role == "finding"]
     recommendations = [_item(d, d.piece.text) for d in drawn if d.role == "recommendation"]
     quotes = [_item(d, d.piece.plain) for d in quoted([d for d in drawn if d.role == "finding"])]
-    if not findings and not outline:  # no step has a findings section: each gist stands in
+    if not findings and not outline:  # no step has a findings section: each gist stands in,
+        # unless it asks or only restates the goal (the core question the step opens with)
         findings = quotes = [
             ReportItem(text=r.summary, step_id=r.step_id, step_name=r.name)
-            for r in results.values()
-            if r.state == "completed" and r.summary and not is_placeholder(r.summary)
+            for step in definition.steps
+            for r in [results[step.id]]
+            if r.state == "completed"
+            and r.summary
+            and not is_placeholder(r.summary)
+            and not restates(step, r.output or "", r.summary, registry)
         ]
     metrics = _metrics(session, coverage, outline)
     return Report(
@@ -297,7 +308,8 @@ def _gaps(session: Session, coverage: dict[str, list[str]]) -> list[Gap]:
         kind = kinds.get(record.state)
         if kind is not None:
             reason = record.reason or ("尚未完成" if lang != "en" else "not finished")
-            gaps.append(Gap(kind=kind, step_id=step.id, reason=f"{step.name}: {reason}"))
+            said = f"{step.name}: {reason}" if lang == "en" else f"{step.name}：{reason}"
+            gaps.append(Gap(kind=kind, step_id=step.id, reason=said))
     for area, steps in coverage.items():
         if not steps:
             gaps.append(
@@ -330,8 +342,8 @@ def _metrics(session: Session, coverage: dict[str, list[str]], outline: bool) ->
         else round(sum(1 for r in completed if r.attempts == 1) / len(attempted), 4),
         total_attempts=sum(r.attempts for r in records),
         focus_area_coverage=None
-        if outline or not coverage
-        else round(sum(1 for s in coverage.values() if s) / len(coverage), 4),
+        if outline or not coverage or not total
+        else round(sum(map(len, coverage.values())) / (total * len(coverage)), 4),
         total_duration=round(sum(r.duration or 0.0 for r in records), 6),
         elapsed=round(max(0.0, session.updated_at - session.created_at), 6),
         model_usage=model_cost(records),

@@ -1,6 +1,6 @@
 """What a report draws from its steps: the findings and recommendations in the sections their
-capabilities mark as such, in the order a reader wants them, and the conclusions the executive
-summary quotes."""
+capabilities mark as such, in the order a reader wants them, the conclusions the executive
+summary quotes, and what only restates the goal."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from taskchain.capabilities import CapabilityRegistry
 from taskchain.models import ChainDefinition, SectionRole, StepSpec
 from taskchain.report_items import Piece, is_placeholder, pieces
 from taskchain.structure import SectionName, read_sections
+from taskchain.text import unmark
 
 _SYNTHESIS = frozenset({"synthesis"})  # capability keys whose findings conclude a chain
 _ROLES: frozenset[SectionRole] = frozenset({"finding", "recommendation"})
@@ -49,6 +50,24 @@ def draw(step: StepSpec, output: str, registry: CapabilityRegistry, language: st
             seen.add((section.role, piece.text))
             out.append(Drawn(section.role, step, piece, capability in _SYNTHESIS))
     return out
+
+
+def restates(step: StepSpec, output: str, text: str, registry: CapabilityRegistry) -> bool:
+    """Whether ``text`` (a step's gist) lies in a section that frames the task — its core
+    question, scope, criteria or constraints (role ``context``): the goal restated, which a
+    report never gives as a finding, even when it ends with a full stop."""
+    specs = [s for name in step.capabilities for s in registry.resolve(name).sections]
+    framing = [s.key for s in specs if s.role == "context"]
+    if not framing:
+        return False
+    found = read_sections(output, [SectionName(s.key, s.names()) for s in specs])
+    said = _flat(text.rstrip("…"))
+    return bool(said) and any(said in _flat(found[k].body) for k in framing if k in found)
+
+
+def _flat(text: str) -> str:
+    """``text`` as plain text on one line: what a gist is compared in."""
+    return " ".join(unmark(text).split())
 
 
 def quoted(findings: list[Drawn]) -> list[Drawn]:

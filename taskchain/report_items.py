@@ -81,14 +81,15 @@ Kind = Literal["item", "row", "prose"]
 class Piece:
     """One item of a section: as written, as plain text, and whether it only leads in."""
 
-    text: str  # as written, on one line: what the report lists
-    plain: str  # emphasis removed, a table row as its cells under their headers: what is quoted
+    text: str  # as written, on one line (a table row as its cells under their headers): listed
+    plain: str  # the same, emphasis removed: what the summary quotes
     lead_in: bool = False  # it introduces the list, table or enumeration after it
 
 
 def pieces(body: str, language: str = "zh") -> list[Piece]:
     """The items of a section, in order: list items (with their indented continuation lines),
-    table rows (not the header row), and paragraphs of prose; a paragraph that enumerates points
+    table rows (not the header row; each as its cells under their headers), and paragraphs of
+    prose; a paragraph that enumerates points
     with ordinal words (首先……其次……, first… second…) gives one piece per point.
 
     Lead-ins are marked: a paragraph followed by a list, a table or paragraphs that enumerate
@@ -132,8 +133,10 @@ def _blocks(body: str, language: str) -> list[tuple[Kind, Piece]]:
             if _TABLE_RULE().match(line):
                 header = table_cells(lines[i - 1]) if i else []
             elif not (i + 1 < len(lines) and _TABLE_RULE().match(lines[i + 1])):
-                row = line.strip().strip("|").strip()  # a row is whole on its line
-                out.append(("row", Piece(row, labelled_row(header, table_cells(line), language))))
+                # A row is whole on its line; its cells read only under their headers ("优先级：
+                # 高", not a bare "高"), so it is listed and quoted as "header: value" pairs.
+                row = labelled_row(header, table_cells(line), language)
+                out.append(("row", Piece(row, row)))
             continue
         header = []
         if listed:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from taskchain import labels
 from taskchain.models import Session
+from taskchain.report_summary import coverage_pairs
 
 if TYPE_CHECKING:  # the report module imports this one
     from taskchain.report import Report, ReportItem
 
-_STATUS_ZH = {"active": "进行中", "completed": "已完成", "completed_with_gaps": "已结束，有缺口",
-              "failed": "已终止"}  # fmt: skip
-
 
 def to_markdown(report: Report, session: Session) -> str:
-    """The report as Markdown, with a Mermaid diagram of the chain."""
-    zh = report.language != "en"
+    """The report as Markdown, with a Mermaid diagram of the chain.
+
+    States, statuses, executors and gap kinds are said in the report's language (JSON keeps
+    their values); a colon is full-width in Chinese.
+    """
+    lang = report.language
+    zh = lang != "en"
+    colon = "：" if zh else ": "
 
     def t(chinese: str, english: str) -> str:
         return chinese if zh else english
@@ -32,6 +37,10 @@ def to_markdown(report: Report, session: Session) -> str:
     none = [t("（无：提纲不含结论）", "(none: an outline holds no conclusions)") if outline
             else t("（无）", "(none)")]  # fmt: skip
     m = report.quality_metrics
+    # what coverage is a share of: every step asked about each focus area
+    pairs = coverage_pairs(m, len(session.definition.config.focus_areas))
+    of_pairs = "" if pairs is None else t(f"（{pairs[1]} 处中的 {pairs[0]} 处）",
+                                          f" ({pairs[0]} of {pairs[1]} step–area pairs)")  # fmt: skip
     lines = [
         t(
             f"# 任务链报告：{session.definition.target}",
@@ -48,7 +57,7 @@ def to_markdown(report: Report, session: Session) -> str:
             ),
         ]
     if report.partial:
-        status = _STATUS_ZH.get(report.status, report.status) if zh else report.status
+        status = labels.status(report.status, lang)
         lines += [
             "",
             t(
@@ -64,17 +73,19 @@ def to_markdown(report: Report, session: Session) -> str:
     lines += [item(i) for i in report.recommendations] or none
     lines += ["", t("## 各步骤结果", "## Step results")]
     for r in report.detailed_results.values():
-        lines += ["", f"### {r.name} (`{r.step_id}`) — {r.state}", ""]
-        meta = f"{t('尝试次数', 'attempts')}: {r.attempts}"
+        lines += ["", f"### {r.name} (`{r.step_id}`) — {labels.state(r.state, lang)}", ""]
+        meta = f"{t('尝试次数', 'attempts')}{colon}{r.attempts}"
         if r.executor:
-            meta += f" · {t('执行者', 'executor')}: {r.executor}"
+            meta += f" · {t('执行者', 'executor')}{colon}{labels.executor(r.executor, lang)}"
         if r.reason:
-            meta += f" · {t('原因', 'reason')}: {r.reason}"
+            meta += f" · {t('原因', 'reason')}{colon}{r.reason}"
         lines.append(f"_{meta}_")
         if r.output:
             lines += ["", _demote(r.output)]
     lines += ["", t("## 缺口", "## Gaps"), ""]
-    lines += [f"- [{g.kind}] {g.reason}" for g in report.gaps] or [t("（无）", "(none)")]
+    lines += [f"- [{labels.gap(g.kind, lang)}] {g.reason}" for g in report.gaps] or [
+        t("（无）", "(none)")
+    ]
     lines += [
         "",
         t("## 质量指标", "## Quality metrics"),
@@ -86,7 +97,7 @@ def to_markdown(report: Report, session: Session) -> str:
         (t("完成率", "completion rate"), rate(m.completion_rate)),
         (t("一次通过率", "first-pass rate"), rate(m.first_pass_rate)),
         (t("总尝试次数", "total attempts"), str(m.total_attempts)),
-        (t("关注点覆盖率", "focus-area coverage"), rate(m.focus_area_coverage)),
+        (t("关注点覆盖率", "focus-area coverage"), rate(m.focus_area_coverage) + of_pairs),
         (
             t("完成/失败/跳过/未完成", "completed/failed/skipped/pending"),
             f"{m.completed_steps}/{m.failed_steps}/{m.skipped_steps}/{m.pending_steps}",

@@ -59,18 +59,49 @@ def summary(
         + (f"（来自「{f.step_name}」）" if zh else f" (from '{f.step_name}')")
         for f in (findings if quotes is None else quotes)[:_MAIN_CONCLUSIONS]
     ]
+    open_ = session.status == "active"  # conclusions may still come; once ended, none will
     if zh:
-        text += f"主要结论：{'；'.join(main)}。" if main else "尚无可以报告的结论。"
+        none = "尚无可以报告的结论。" if open_ else "没有可以报告的结论。"
+        text += f"主要结论：{'；'.join(main)}。" if main else none
         text += f"关键发现 {len(findings)} 条、建议 {len(recs)} 条，均注明来源步骤"
-        cov = m.focus_area_coverage
-        return text + (f"；关注点覆盖率 {cov:.0%}。" if cov is not None else "。")
-    text += f" Main conclusions: {'; '.join(main)}." if main else " No conclusions to report yet."
+        return text + _coverage(session, m, zh) + "。"
+    none = " No conclusions to report yet." if open_ else " There are no conclusions to report."
+    text += f" Main conclusions: {'; '.join(main)}." if main else none
     text += (
         f" {counted(len(findings), 'key finding')} and {counted(len(recs), 'recommendation')}, "
         "each traced to its step"
     )
-    cov = m.focus_area_coverage
-    return text + (f"; focus-area coverage {cov:.0%}." if cov is not None else ".")
+    return text + _coverage(session, m, zh) + "."
+
+
+def coverage_pairs(m: QualityMetrics, areas: int) -> tuple[int, int] | None:
+    """What focus-area coverage is a share of: the (step, focus area) pairs discussed, and all
+    that were asked (every step, each of ``areas``); ``None`` when coverage does not apply."""
+    if m.focus_area_coverage is None or not areas:
+        return None
+    asked = m.total_steps * areas
+    return round(m.focus_area_coverage * asked), asked
+
+
+def _coverage(session: Session, m: QualityMetrics, zh: bool) -> str:
+    """The focus-area coverage and what it is a share of; ``""`` when it does not apply."""
+    areas = len(session.definition.config.focus_areas)
+    pairs = coverage_pairs(m, areas)
+    if pairs is None:
+        return ""
+    done, asked = pairs
+    cov = done / asked
+    if zh:
+        return (
+            f"；关注点覆盖率 {cov:.0%}（{m.total_steps} 步各应讨论 {areas} 个关注点，"
+            f"共 {asked} 处，讨论到 {done} 处）"
+        )
+    steps = "the one step" if m.total_steps == 1 else f"each of the {m.total_steps} steps"
+    return (
+        f"; focus-area coverage {cov:.0%} ({steps} was to discuss "
+        f"{counted(areas, 'focus area')}: {done} of {'those ' if asked > 1 else ''}{asked} "
+        f"{'was' if done == 1 else 'were'} discussed)"
+    )
 
 
 def _progress_sentence(

@@ -9,6 +9,7 @@ from typing import Any
 from taskchain import limits
 from taskchain.errors import InvalidRequestError, chain_error, invalid_field, missing_field
 from taskchain.models import TaskType
+from taskchain.request_fields import ID_PATTERN
 from taskchain.text import clean
 
 # A custom or learning chain that is too long, or not a list of steps, is a chain error.
@@ -69,15 +70,18 @@ def translate(errors: Sequence[Mapping[str, Any]]) -> InvalidRequestError:
             field=path,
             limit=limits.MAX_STEPS,
         )
-    if kind in ("string_too_long", "too_long"):
+    if kind == "too_long":  # a list
+        limit = ctx.get("max_length")
+        return invalid_field(path, f"超过上限 {limit} 项", f"more than {limit} items", limit=limit)
+    if kind == "string_too_long":
         limit = ctx.get("max_length")
         return invalid_field(
-            path, f"超过上限 {limit}", f"longer than the limit of {limit}", limit=limit
+            path, f"超过上限 {limit} 个字符", f"longer than {limit} characters", limit=limit
         )
     details: dict[str, Any] = {}
     if kind in ("literal_error", "enum"):
         details["allowed"] = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-    return invalid_field(path, _chinese(kind, ctx, details), str(error["msg"]), **details)
+    return invalid_field(path, *_wording(kind, ctx, details), **details)
 
 
 def _number(value: Any) -> str:
@@ -85,57 +89,71 @@ def _number(value: Any) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-# Pydantic's error types in Chinese (the English message is pydantic's own).
-_CHINESE = {
-    "missing": "缺少该字段",
-    "string_type": "应为字符串",
-    "int_type": "应为整数",
-    "int_parsing": "应为整数",
-    "int_from_float": "应为整数，不能带小数",
-    "float_type": "应为数字",
-    "float_parsing": "应为数字",
-    "decimal_parsing": "应为数字",
-    "finite_number": "应为有限的数字",
-    "bool_type": "应为布尔值（true 或 false）",
-    "bool_parsing": "应为布尔值（true 或 false）",
-    "list_type": "应为列表",
-    "tuple_type": "应为列表",
-    "set_type": "应为列表",
-    "frozen_set_type": "应为列表",
-    "iterable_type": "应为列表",
-    "dict_type": "应为对象（JSON 对象）",
-    "mapping_type": "应为对象（JSON 对象）",
-    "model_type": "应为对象（JSON 对象）",
-    "model_attributes_type": "应为对象（JSON 对象）",
-    "none_required": "应为 null",
-    "extra_forbidden": "不允许的字段（这里没有这个字段）",
-    "json_invalid": "不是有效的 JSON",
-    "json_type": "应为 JSON 文本",
-    "string_unicode": "应为有效的 Unicode 文本",
+# Pydantic's error types in our words, (Chinese, English): pydantic's own English is written
+# for Python programmers ("Input should be a valid dictionary or instance of Model").
+_WORDS = {
+    "missing": ("缺少该字段", "the field is missing"),
+    "string_type": ("应为字符串", "must be a string"),
+    "int_type": ("应为整数", "must be a whole number"),
+    "int_parsing": ("应为整数", "must be a whole number"),
+    "int_from_float": ("应为整数，不能带小数", "must be a whole number, without a fraction"),
+    "float_type": ("应为数字", "must be a number"),
+    "float_parsing": ("应为数字", "must be a number"),
+    "decimal_parsing": ("应为数字", "must be a number"),
+    "finite_number": ("应为有限的数字", "must be a finite number"),
+    "bool_type": ("应为布尔值（true 或 false）", "must be true or false"),
+    "bool_parsing": ("应为布尔值（true 或 false）", "must be true or false"),
+    "list_type": ("应为列表", "must be a list"),
+    "tuple_type": ("应为列表", "must be a list"),
+    "set_type": ("应为列表", "must be a list"),
+    "frozen_set_type": ("应为列表", "must be a list"),
+    "iterable_type": ("应为列表", "must be a list"),
+    "dict_type": ("应为对象（JSON 对象）", "must be an object (a JSON object)"),
+    "mapping_type": ("应为对象（JSON 对象）", "must be an object (a JSON object)"),
+    "model_type": ("应为对象（JSON 对象）", "must be an object (a JSON object)"),
+    "model_attributes_type": ("应为对象（JSON 对象）", "must be an object (a JSON object)"),
+    "none_required": ("应为 null", "must be null"),
+    "extra_forbidden": (
+        "不允许的字段（这里没有这个字段）",
+        "not an allowed field (there is no such field here; check its spelling)",
+    ),
+    "json_invalid": ("不是有效的 JSON", "is not valid JSON"),
+    "json_type": ("应为 JSON 文本", "must be JSON text"),
+    "string_unicode": ("应为有效的 Unicode 文本", "must be valid Unicode text"),
 }
-# Those that carry a bound or a pattern: (context key, template).
-_CHINESE_WITH = {
-    "greater_than": ("gt", "应大于 {}"),
-    "greater_than_equal": ("ge", "应不小于 {}"),
-    "less_than": ("lt", "应小于 {}"),
-    "less_than_equal": ("le", "应不大于 {}"),
-    "multiple_of": ("multiple_of", "应为 {} 的倍数"),
-    "string_too_short": ("min_length", "至少 {} 个字符"),
-    "too_short": ("min_length", "至少 {} 项"),
-    "string_too_long": ("max_length", "最多 {} 个字符"),
-    "too_long": ("max_length", "最多 {} 项"),
-    "string_pattern_mismatch": ("pattern", "格式不符合要求（应匹配 {}）"),
+# Those that carry a bound or a pattern: (context key, Chinese template, English template).
+_WORDS_WITH = {
+    "greater_than": ("gt", "应大于 {}", "must be greater than {}"),
+    "greater_than_equal": ("ge", "应不小于 {}", "must be at least {}"),
+    "less_than": ("lt", "应小于 {}", "must be less than {}"),
+    "less_than_equal": ("le", "应不大于 {}", "must be at most {}"),
+    "multiple_of": ("multiple_of", "应为 {} 的倍数", "must be a multiple of {}"),
+    "string_too_short": ("min_length", "至少 {} 个字符", "must be at least {} characters long"),
+    "too_short": ("min_length", "至少 {} 项", "must have at least {} items"),
+    "string_pattern_mismatch": (
+        "pattern",
+        "格式不符合要求（应匹配 {}）",
+        "does not have the required form (it must match {})",
+    ),
 }
+# The id pattern, said in words rather than as a regular expression.
+_ID_WORDS = ("只能包含 ASCII 字母、数字和 _ . -", "may hold only ASCII letters, digits and _ . -")
 
 
-def _chinese(kind: str, ctx: dict[str, Any], details: dict[str, Any]) -> str:
-    """The Chinese wording of a pydantic error, with its context values."""
+def _wording(kind: str, ctx: dict[str, Any], details: dict[str, Any]) -> tuple[str, str]:
+    """A pydantic error in Chinese and in English, with its context values."""
     if "allowed" in details:
-        return "应为以下之一：" + "、".join(details["allowed"])
-    if kind in _CHINESE_WITH:
-        key, template = _CHINESE_WITH[kind]
-        return template.format(_number(ctx.get(key, "?")))
-    return _CHINESE.get(kind, "值无效")
+        return (
+            "应为以下之一：" + "、".join(details["allowed"]),
+            "must be one of: " + ", ".join(details["allowed"]),
+        )
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == ID_PATTERN:
+        return _ID_WORDS
+    if kind in _WORDS_WITH:
+        key, zh, en = _WORDS_WITH[kind]
+        value = _number(ctx.get(key, "?"))
+        return zh.format(value), en.format(value)
+    return _WORDS.get(kind, ("值无效", "is not a valid value"))
 
 
 def _type_of(value: Any) -> tuple[str, str]:

@@ -39,6 +39,8 @@ LENIENT: dict[str, Any] = {"lenient": True}
 # A required string holds a character that is neither whitespace nor a control character: what
 # is left after cleaning (taskchain.text.clean) is not empty. ECMA-262 and Python agree on it.
 NOT_BLANK = "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+# Step and session ids: ASCII letters, digits, _ . - (the same in ECMA-262 and Python regexes).
+ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 _LANGUAGE_ALIASES = {"zh-cn": "zh", "zh-hans": "zh", "zh_cn": "zh", "cn": "zh", "chinese": "zh",
                      "中文": "zh", "en-us": "en", "en-gb": "en", "en_us": "en", "english": "en",
                      "英文": "en"}  # fmt: skip

@@ -20,6 +20,7 @@ from taskchain.models import (
 )
 from taskchain.request_errors import translate
 from taskchain.request_fields import (
+    ID_PATTERN,
     LENIENT,
     Clean,
     Flag,
@@ -33,8 +34,6 @@ from taskchain.request_fields import (
 
 StrList = Annotated[list[Text], Items]
 CURSOR_FORMAT = "taskchain-cursor"
-# Step and session ids: ASCII letters, digits, _ . - (the same in ECMA-262 and Python regexes).
-ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
 
 class Request(BaseModel):
@@ -72,8 +71,9 @@ class ConfigIn(Request):
     executor: Annotated[ExecutorName, Word] | None = Field(
         default=None,
         description="一次跑完（run）时由谁写各步骤：llm 用服务配置的模型作答，builtin 只写待填写的提纲；"
-        "省略时配置了模型就用 llm，否则 builtin（who writes the steps of a run: the configured "
-        "model, or the builtin outline writer; by default llm when a model is configured）",
+        "省略时配置了模型就用 llm，否则 builtin；引导式会话的步骤由调用方提交，不使用这个字段"
+        "（who writes the steps of a run: the configured model, or the builtin outline writer; by "
+        "default llm when a model is configured; a guided session does not use it）",
     )
 
 

@@ -26,7 +26,7 @@ def _absent(value: Any) -> bool:
 # Catalogue entries are built from the catalogue's own dicts: a key they do not declare is a bug.
 _CATALOGUE = ConfigDict(extra="forbid", defer_build=True)
 _READY_DOC = "现在可以做的步骤及其写作指引（ready steps with their guidance）"
-_SUCCESS_DOC = (
+SUCCESS_DOC = (
     "true 表示成功；false 表示业务错误，请读 error_code 和 error（false: a business error）"
 )
 
@@ -34,7 +34,7 @@ _SUCCESS_DOC = (
 class Answer(BaseModel):
     """Base of the answers of successful use cases."""
 
-    success: bool = Field(default=True, description=_SUCCESS_DOC)
+    success: bool = Field(default=True, description=SUCCESS_DOC)
 
 
 # --- guided sessions --------------------------------------------------------------------------
@@ -192,6 +192,18 @@ class ExecutionSummary(BaseModel):
     )
 
 
+class RunGaps(BaseModel):
+    """The steps behind an ``EXECUTION_FAILED``."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    failed_steps: list[str] = Field(description="失败的步骤 ID（failed steps）")
+    skipped_steps: list[str] = Field(description="被跳过的步骤 ID（skipped steps）")
+    unfinished_steps: list[str] = Field(
+        description="还没有结束的步骤 ID：未开始或未做完（steps not finished）"
+    )
+
+
 class RunResult(BaseModel):
     """A whole chain run in one call; the error fields are there only when it did not succeed."""
 
@@ -231,6 +243,11 @@ class RunResult(BaseModel):
         default=None,
         exclude_if=_absent,
         description="错误说明：出了什么问题、怎样改正（what went wrong and how to fix it）",
+    )
+    details: RunGaps | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="EXECUTION_FAILED 时：哪些步骤失败、被跳过或没有完成（the steps behind it）",
     )
 
 
@@ -351,42 +368,3 @@ class Health(BaseModel):
 
 
 # --- errors -----------------------------------------------------------------------------------
-
-
-class ErrorDetails(BaseModel):
-    """The keys an error's ``details`` can carry (the ones a caller acts on)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    field: str | None = Field(default=None, description="出错的字段（the field）")
-    session_id: str | None = Field(default=None, description="会话 ID（session id）")
-    step_id: str | None = Field(default=None, description="步骤 ID（step id）")
-    status: str | None = Field(default=None, description="会话状态（session status）")
-    state: str | None = Field(default=None, description="步骤状态（step state）")
-    steps: list[str] | None = Field(default=None, description="会话的全部步骤 ID（step ids）")
-    ready_steps: list[str] | None = Field(
-        default=None, description="现在可以做的步骤 ID（ready step ids）"
-    )
-    expected_version: int | None = Field(default=None, description="期望的版本（expected version）")
-    current_version: int | None = Field(default=None, description="当前版本（current version）")
-    allowed: list[str] | None = Field(default=None, description="可选的值（allowed values）")
-    limit: int | None = Field(default=None, description="上限（the limit）")
-    cycle: list[str] | None = Field(default=None, description="依赖环上的步骤（the cycle）")
-    retry_after: float | None = Field(default=None, description="几秒后重试（retry after seconds）")
-    reason: str | None = Field(default=None, description="原因（reason）")
-
-
-class ErrorBody(BaseModel):
-    """The error body every route and platform renders (:meth:`TaskchainError.to_body`)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    success: bool = Field(default=False, description=_SUCCESS_DOC)
-    error_code: str = Field(
-        description="错误码，如 MISSING_REQUIRED_FIELD、STEP_NOT_READY、STALE_VERSION（error code）"
-    )
-    category: str = Field(description="错误类别（error category）")
-    error: str = Field(
-        description="错误说明：出了什么问题、怎样改正（what went wrong and how to fix it）"
-    )
-    details: ErrorDetails = Field(description="错误的结构化细节（error details）")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from taskchain import chain, engine, report, runner, views
-from taskchain.errors import ExecutorUnavailableError
+from taskchain.errors import ExecutorUnavailableError, NotFoundError
 from taskchain.executors import Executor
 from taskchain.models import ChainDefinition, ExecutorName, Session
 from taskchain.requests import ChainRequest
@@ -95,7 +95,7 @@ class RunUseCases:
         session, registry = self._create(request, tenant=tenant, end_user=end_user)
         if self.launcher is not None:
             self.launcher.launch(tenant, session.session_id, end_user)
-            return views.run_view(session, registry, None)
+            return views.run_view(session, registry, None, background=True)
         session = self._work(session, registry, budget=budget, hooks=None)
         return self._view(session, registry)
 
@@ -111,7 +111,7 @@ class RunUseCases:
     ) -> RunView:
         """Work a stored run for up to ``budget`` seconds (and ``batches`` batches of attempts)
         more; an ended run is answered as is."""
-        session = self._load(tenant, run_id, end_user)
+        session = self._run(tenant, run_id, end_user)
         registry = chain.registry_for(session.definition)
         if session.status == "active":
             session = self._work(session, registry, budget=budget, hooks=hooks, batches=batches)
@@ -119,24 +119,37 @@ class RunUseCases:
 
     def run_status(self, tenant: str, run_id: str, *, end_user: str | None = None) -> RunView:
         """A run's progress, with its result once it has ended."""
-        session = self._load(tenant, run_id, end_user)
+        session = self._run(tenant, run_id, end_user)
         return self._view(session, chain.registry_for(session.definition))
 
     def run_result(self, tenant: str, run_id: str, *, end_user: str | None = None) -> RunResult:
         """A run's result in the one-shot shape, as :meth:`run` answers it: partial, with
         ``next``, while the run is unfinished (the CLI's ``--resume`` prints it)."""
-        session = self._load(tenant, run_id, end_user)
+        session = self._run(tenant, run_id, end_user)
         registry = chain.registry_for(session.definition)
         return views.oneshot_response(session, report.build(session, registry, now=self.clock()))
 
     # --- internals --------------------------------------------------------------------
 
+    def _run(self, tenant: str, run_id: str, end_user: str | None) -> Session:
+        """The tenant's run, or ``RUN_NOT_FOUND``: also for a guided session, whose steps its
+        caller submits (working it here would write over them)."""
+        try:
+            session = self._load(tenant, run_id, end_user)
+        except NotFoundError:
+            raise run_not_found(run_id) from None
+        if session.definition.config.executor is None:
+            raise run_not_found(run_id, guided=True)
+        return session
+
     def _create(
         self, request: ChainRequest, *, tenant: str, end_user: str | None
     ) -> tuple[Session, CapabilityRegistry]:
         """The run's session, built and stored before any attempt."""
-        definition, registry = chain.build(request, default_executor=self.default_executor)
-        self._executor(definition.config.executor)  # refuse an unconfigured executor up front
+        definition, registry = chain.build(request, run=self.default_executor)
+        self._executor(
+            definition.config.executor or "builtin"
+        )  # refuse an unconfigured executor up front
         return self._stored(definition, tenant=tenant, end_user=end_user), registry
 
     def _stored(self, definition: ChainDefinition, *, tenant: str, end_user: str | None) -> Session:
@@ -162,7 +175,7 @@ class RunUseCases:
         batches: int | None = None,
     ) -> Session:
         """Work ``session`` within the budget, saving after every batch of attempts."""
-        executor = self._executor(session.definition.config.executor)
+        executor = self._executor(session.definition.config.executor or "builtin")
         saved = session.version
 
         def save(current: Session) -> None:
@@ -202,4 +215,21 @@ class RunUseCases:
         """The run view, with the report once the run has ended."""
         ended = session.status != "active"
         built = report.build(session, registry, now=self.clock()) if ended else None
-        return views.run_view(session, registry, built)
+        return views.run_view(session, registry, built, background=self.launcher is not None)
+
+
+def run_not_found(run_id: str, *, guided: bool = False) -> NotFoundError:
+    """``RUN_NOT_FOUND``: no run ``run_id`` for this caller, or a guided session's id."""
+    if guided:
+        zh = (
+            f"{run_id} 是引导式会话，不是运行：用 submit、skip 逐步提交它的步骤；运行操作只适用于 "
+            "startRun（POST /v1/runs）或 run 开始的运行"
+        )
+        en = (
+            f"{run_id} is a guided session, not a run: submit its steps with submit and skip; the "
+            "run operations work only runs started with startRun (POST /v1/runs) or run"
+        )
+    else:
+        zh = f"没有运行 {run_id}（可能已过期或被删除）"
+        en = f"no run {run_id} (it may have expired or been deleted)"
+    return NotFoundError(zh, en, code="RUN_NOT_FOUND", details={"run_id": run_id})

@@ -255,6 +255,19 @@ class Service(RunUseCases):
             raise session_not_found(session_id)
         return Deleted(session_id=session_id, deleted=True)
 
+    def session_language(
+        self, tenant: str, session_id: str, *, end_user: str | None = None
+    ) -> str | None:
+        """The language of a session the caller may see, to word an error about it in.
+
+        ``None`` when there is no such session for this caller (unknown, expired, another
+        tenant's or end user's: nothing is learned of those) or the store cannot say.
+        """
+        try:
+            return self._load(tenant, session_id, end_user).language
+        except TaskchainError:
+            return None
+
     # --- catalogue --------------------------------------------------------------------
 
     def templates(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from taskchain import labels
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.engine import SubmitOutcome, ready_steps
 from taskchain.guidance import guide
@@ -14,6 +15,7 @@ from taskchain.responses import (
     ExecutionSummary,
     FinishedStep,
     Progress,
+    RunGaps,
     RunResult,
     RunView,
     SessionView,
@@ -89,20 +91,24 @@ def session_view(session: Session, registry: CapabilityRegistry) -> SessionView:
 
 
 def briefing(session: Session, finished: list[FinishedStep], ready: list[str]) -> str:
-    """A short text that lets a model that lost its context carry on."""
+    """A short text that lets a model that lost its context carry on (status and step states in
+    the session's words; the view's fields keep their values)."""
     d = session.definition
     p = progress(session)
-    zh = d.config.language != "en"
+    lang = d.config.language
+    zh = lang != "en"
+    status = labels.status(session.status, lang)
     lines = [
         f"目标：{d.target}" if zh else f"Goal: {d.target}",
-        (f"进度：{p.completed}/{p.total} 步已完成，状态 {session.status}，版本 {session.version}"
-         if zh else f"Progress: {p.completed}/{p.total} steps completed, status {session.status}, version {session.version}"),
+        (f"进度：{p.completed}/{p.total} 步已完成，状态：{status}，版本 {session.version}"
+         if zh else f"Progress: {p.completed}/{p.total} steps completed, status: {status}, version {session.version}"),
     ]  # fmt: skip
     for f in finished:
+        state = labels.state(f.state, lang)
         lines.append(
-            f"- [{f.state}] {f.name}：{f.summary or ''}"
+            f"- [{state}] {f.name}：{f.summary or ''}"
             if zh
-            else f"- [{f.state}] {f.name}: {f.summary or ''}"
+            else f"- [{state}] {f.name}: {f.summary or ''}"
         )
     if ready:
         lines.append(("下一步：" if zh else "Next: ") + ", ".join(ready))
@@ -230,14 +236,33 @@ def oneshot_response(session: Session, report: Report) -> RunResult:
             "error_code": "EXECUTION_FAILED",
             "category": "EXECUTION_ERROR",
             "error": why[0] if zh else why[1],
+            "details": RunGaps(
+                failed_steps=_in_state(session, StepState.FAILED),
+                skipped_steps=_in_state(session, StepState.SKIPPED),
+                unfinished_steps=[s.id for s in d.steps if not session.record(s.id).finished],
+            ),
             "next": continue_hint(session) if session.status == "active" else None,
         }
     )
 
 
-def continue_hint(session: Session) -> str:
-    """How to continue an unfinished run, in the session's language."""
+def _in_state(session: Session, state: StepState) -> list[str]:
+    """The ids of the steps in ``state``, in chain order."""
+    return [s.id for s in session.definition.steps if session.record(s.id).state is state]
+
+
+def continue_hint(session: Session, *, background: bool = False) -> str:
+    """How to continue an unfinished run, in the session's language; with ``background`` (an
+    engine works it), how to follow it instead."""
     rid = session.session_id
+    if background:
+        return (
+            f"It is being worked in the background: GET /v1/runs/{rid} (Coze: getRun with run_id) "
+            "shows its progress until status is no longer running"
+            if session.language == "en"
+            else f"正在后台运行：用 GET /v1/runs/{rid}（扣子：getRun，传 run_id）查看进度，直到 status "
+            "不再是 running"
+        )
     if session.language == "en":
         return (
             f"POST /v1/runs/{rid}/continue (Coze: continueRun with run_id) works on it for "
@@ -249,8 +274,15 @@ def continue_hint(session: Session) -> str:
     )
 
 
-def run_view(session: Session, registry: CapabilityRegistry, report: Report | None) -> RunView:
-    """A run's progress, with its result once it has ended (``report`` given then)."""
+def run_view(
+    session: Session,
+    registry: CapabilityRegistry,
+    report: Report | None,
+    *,
+    background: bool = False,
+) -> RunView:
+    """A run's progress, with its result once it has ended (``report`` given then); with
+    ``background``, an engine works it (``next`` says to follow it, not to continue it)."""
     d = session.definition
     working = [
         StepWork(
@@ -273,6 +305,6 @@ def run_view(session: Session, registry: CapabilityRegistry, report: Report | No
         model_usage=model_cost(session.records.values()),
         elapsed=round(max(0.0, session.updated_at - session.created_at), 6),
         updated_at=session.updated_at,
-        next=None if ended else continue_hint(session),
+        next=None if ended else continue_hint(session, background=background),
         result=oneshot_response(session, report) if ended and report is not None else None,
     )

@@ -169,7 +169,9 @@ def _top(schema: Mapping[str, Any], defs: Mapping[str, Any], owner: str) -> Json
 
 
 def _merged(schema: Mapping[str, Any], defs: Mapping[str, Any], owner: str) -> Json:
-    """A response schema as one object: the properties of every alternative, first one first."""
+    """A response schema as one object: the properties of every alternative, first one first;
+    an object both alternatives have (a run's ``details`` and an error's) holds the properties of
+    both."""
     members = schema.get("anyOf") or schema.get("oneOf") or [schema]
     merged: Json = {"type": "object", "properties": {}}
     for member in members:
@@ -177,7 +179,13 @@ def _merged(schema: Mapping[str, Any], defs: Mapping[str, Any], owner: str) -> J
         if converted.get("type") != "object":
             raise SchemaError(f"{owner}: Coze needs an object as the 200 response")
         for key, prop in converted.get("properties", {}).items():
-            merged["properties"].setdefault(key, prop)
+            known = merged["properties"].setdefault(key, prop)
+            if known is not prop and known.get("type") == prop.get("type") == "object":
+                for name, inner in prop.get("properties", {}).items():
+                    known.setdefault("properties", {}).setdefault(name, inner)
+                # required: only what every alternative requires
+                both = [r for r in known.pop("required", []) if r in prop.get("required", [])]
+                known.update({"required": both} if both else {})
     return merged
 
 

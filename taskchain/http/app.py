@@ -26,7 +26,8 @@ def build_resolver(
     Powertools parses each route's query and body with its models, once (their errors become
     our precise codes in :func:`taskchain.http.routing.input_error`), serializes the answer
     with the route's return model, and documents both. Middleware order: the gate (token,
-    size), then idempotency, then the route.
+    size), then idempotency, then the route. An error about a session is worded in the
+    session's language unless the request asks for one (:func:`~taskchain.http.routing.error_language`).
     """
     # An answer that breaks its route's model is our bug (500), never the caller's (400).
     # Bodies are read with jsontext.loads: deep nesting, huge integers, NaN and unpaired
@@ -53,5 +54,5 @@ def build_resolver(
 
     gate = Gate(authenticator)
     app.use([gate.middleware, idempotency.middleware])
-    install(app, gate, route.allowed)
+    install(app, gate, route, service.session_language)
     return app

@@ -35,6 +35,7 @@ class Authenticator:
         self, tokens: Mapping[str, str], *, header: str = "X-Api-Key", anonymous: bool = False
     ) -> None:
         self._digests = tuple((bytes.fromhex(d), tenant) for d, tenant in tokens.items())
+        self.header = header
         self._header = header.lower()
         self.anonymous = anonymous
 
@@ -50,7 +51,7 @@ class Authenticator:
         if token is None:
             if self.anonymous:
                 return ANONYMOUS_TENANT
-            raise UnauthorizedError()
+            raise UnauthorizedError(self.header)
         # surrogatepass: a token with an unpaired surrogate (a hand-made event) is just wrong.
         presented = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
         found: str | None = None
@@ -60,7 +61,7 @@ class Authenticator:
             if hmac.compare_digest(presented, digest):
                 found = tenant
         if found is None:
-            raise UnauthorizedError()
+            raise UnauthorizedError(self.header)
         return found
 
     def _presented(self, headers: Mapping[str, str]) -> str | None:

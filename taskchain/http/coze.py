@@ -3,7 +3,7 @@
 Coze shows the model the response body, not the status, so the one exception handler answers
 ``/coze/`` requests with HTTP 200 and ``success: false``, ``error_code`` and ``error``
 (see :func:`taskchain.http.routing.render`); the path prefix is what tells Coze calls from REST
-calls. Each route documents its 200 as its answer or :class:`~taskchain.responses.ErrorBody`.
+calls. Each route documents its 200 as its answer or :class:`~taskchain.error_bodies.ErrorBody`.
 
 These routes are the Coze plugin: ``tools/coze_spec.py`` turns their part of the OpenAPI document
 into the file Coze imports. Coze gives the model each ``operation_id`` as the tool's name and its
@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import Field
 
 from taskchain import limits
+from taskchain.error_bodies import ErrorBody
 from taskchain.http import calls, telemetry
 from taskchain.http.calls import Category, DisplayLanguage, Search, TemplateLimit
 from taskchain.http.routing import RouteTable, end_user, language, tenant
@@ -33,7 +34,6 @@ from taskchain.requests import (
     SubmitIn,
 )
 from taskchain.responses import (
-    ErrorBody,
     MarkdownReport,
     ReportView,
     RunResult,

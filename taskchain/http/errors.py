@@ -24,15 +24,21 @@ class TransportError(TaskchainError):
 
 
 class UnauthorizedError(TransportError):
-    """No valid service token. One message for missing and wrong tokens: it names no tenant."""
+    """No valid service token. One message for missing and wrong tokens: it names no tenant.
+
+    It names both ways to send a token: ``Authorization: Bearer`` and ``header``, the API key
+    header (``TASKCHAIN_API_KEY_HEADER``; its name is public in ``/openapi.json`` too).
+    """
 
     code = "UNAUTHORIZED"
     category = "AUTHENTICATION_ERROR"
 
-    def __init__(self) -> None:
+    def __init__(self, header: str = "X-Api-Key") -> None:
         super().__init__(
-            "缺少或无效的服务令牌：请在 Authorization: Bearer <令牌> 或 API 密钥请求头中提供有效令牌",
-            "missing or invalid service token: send Authorization: Bearer <token> or the API key header",
+            f"缺少或无效的服务令牌：请用请求头 Authorization: Bearer <令牌> 或 {header}: <令牌> "
+            "发送有效令牌",
+            "missing or invalid service token: send a valid token as Authorization: Bearer "
+            f"<token> or as {header}: <token>",
         )
 
 

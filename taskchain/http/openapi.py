@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 
+from taskchain.error_bodies import ErrorBody
 from taskchain.http.routing import COZE_PREFIX, PUBLIC_PATHS
-from taskchain.responses import ErrorBody
 from taskchain.service import VERSION
 
 DESCRIPTION = (

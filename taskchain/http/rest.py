@@ -18,9 +18,8 @@ from taskchain import limits
 from taskchain.http import calls, telemetry
 from taskchain.http.calls import Category, DisplayLanguage, Search, TemplateLimit
 from taskchain.http.routing import RouteTable, end_user, language, tenant
-from taskchain.request_fields import QueryFlag
+from taskchain.request_fields import ID_PATTERN, QueryFlag
 from taskchain.requests import (
-    ID_PATTERN,
     ChainRequest,
     Cursor,
     QueryPageSize,

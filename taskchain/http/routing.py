@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteMissing
@@ -28,6 +28,7 @@ from taskchain.errors import (
     internal_error_body,
     invalid_field,
     invalid_json,
+    may_concern_a_session,
 )
 from taskchain.http import telemetry
 from taskchain.http.auth import Authenticator
@@ -39,6 +40,7 @@ from taskchain.http.errors import (
     status_of,
 )
 from taskchain.request_errors import translate
+from taskchain.request_fields import ID_PATTERN
 from taskchain.text import clean
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ COZE_PREFIX = "/coze/"
 # per-developer OpenID, and the user_id given when a bot is called through Coze's API.
 END_USER_HEADERS = ("x-aiplugin-uid", "x-aiplugin-openid", "x-aiplugin-connector-identifier")
 MAX_END_USER_CHARS = 128
+MAX_ID_CHARS = 128  # the bound the routes put on a session, step or run id
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 NOT_BASE64 = (
     "标记为 base64 编码，却不是有效的 base64",
@@ -68,6 +71,14 @@ _BAD_INPUT = (
     binascii.Error,
     json.JSONDecodeError,
 )
+
+
+class SessionLanguage(Protocol):
+    """Says a session's language (:meth:`taskchain.service.Service.session_language`)."""
+
+    def __call__(self, tenant: str, session_id: str, *, end_user: str | None = None) -> str | None:
+        """``zh`` or ``en``; ``None`` when this caller can see no such session."""
+        ...
 
 
 def tenant(app: LambdaFunctionUrlResolver) -> str:
@@ -85,24 +96,76 @@ def end_user(app: LambdaFunctionUrlResolver) -> str | None:
     return None
 
 
-def language(app: LambdaFunctionUrlResolver) -> str:
-    """``config.language`` of the body, else ``?language=``, else ``Accept-Language``; Chinese by default."""
-    event = app.current_event
+def _payload(app: LambdaFunctionUrlResolver) -> Any:
+    """The request's JSON body, or ``None`` when there is none that can be read."""
     try:
-        payload = event.json_body
+        return app.current_event.json_body
     except ValueError:  # not JSON, not UTF-8, not base64: the error is about the body itself
-        payload = None
+        return None
+
+
+def asked_language(app: LambdaFunctionUrlResolver) -> str | None:
+    """The language the request asks for: ``config.language`` of the body, else ``?language=``,
+    else ``Accept-Language`` (``None`` when it asks for neither Chinese nor English)."""
+    event = app.current_event
+    payload = _payload(app)
     config = payload.get("config") if isinstance(payload, dict) else None
     asked = config.get("language") if isinstance(config, dict) else None
     asked = asked or event.get_query_string_value("language")
     if isinstance(asked, str) and asked.strip():
         return "en" if asked.strip().lower().startswith("en") else "zh"
-    return accept_language(event.headers.get("accept-language"))
+    return accepted_language(event.headers.get("accept-language"))
+
+
+def language(app: LambdaFunctionUrlResolver) -> str:
+    """The language the request asks for (:func:`asked_language`); Chinese by default."""
+    return asked_language(app) or "zh"
+
+
+def error_language(
+    app: LambdaFunctionUrlResolver,
+    exc: BaseException,
+    routes: RouteTable,
+    session_language: SessionLanguage,
+) -> str:
+    """The language of an error's message: the one the request asks for; else, for an error
+    about a session the caller may see, that session's (a Coze bot can send no header, and its
+    session was started in the language its user speaks); else Chinese."""
+    asked = asked_language(app)
+    if asked is not None:
+        return asked
+    who = app.context.get("tenant")  # absent when the gate refused the caller
+    if who is None or isinstance(exc, TransportError) or not may_concern_a_session(exc):
+        return "zh"
+    session_id = named_session(app, routes)
+    if session_id is None:
+        return "zh"
+    return session_language(who, session_id, end_user=end_user(app)) or "zh"
+
+
+def named_session(app: LambdaFunctionUrlResolver, routes: RouteTable) -> str | None:
+    """The session (or run) a request is about: a ``session_id`` or ``run_id`` in its path on
+    REST routes, in its body on Coze routes; ``None`` when it names none this service makes."""
+    event = app.current_event
+    named = _payload(app) if event.path.startswith(COZE_PREFIX) else routes.arguments(event.path)
+    if not isinstance(named, dict):
+        return None
+    found = named.get("session_id") or named.get("run_id")
+    # Only what could be an id is looked up: a hostile value never reaches the store.
+    if isinstance(found, str) and len(found) <= MAX_ID_CHARS and re.fullmatch(ID_PATTERN, found):
+        return found
+    return None
 
 
 def accept_language(header: str | None) -> str:
     """The best of ``zh`` and ``en`` in an ``Accept-Language`` header (``zh`` when neither)."""
-    best, best_q = "zh", -1.0
+    return accepted_language(header) or "zh"
+
+
+def accepted_language(header: str | None) -> str | None:
+    """The best of ``zh`` and ``en`` in an ``Accept-Language`` header (``None`` when neither)."""
+    best: str | None = None
+    best_q = -1.0
     for part in (header or "").split(","):
         tag, _, params = part.strip().lower().partition(";")
         q = 1.0
@@ -196,11 +259,15 @@ class Gate:
 
 
 def install(
-    app: LambdaFunctionUrlResolver, gate: Gate, allowed_methods: Callable[[str], list[str]]
+    app: LambdaFunctionUrlResolver,
+    gate: Gate,
+    routes: RouteTable,
+    session_language: SessionLanguage,
 ) -> None:
     """Register the one exception handler every route's errors go through (404s included).
 
-    ``allowed_methods(path)`` lists the methods a path has, to tell 405 from 404.
+    ``routes`` lists the methods a path has, to tell 405 from 404, and finds the session a
+    request names; ``session_language`` says that session's language (see :func:`error_language`).
     """
 
     def on_error(exc: Exception) -> Response[Any]:
@@ -215,25 +282,25 @@ def install(
                 error = refused
         elif isinstance(exc, RouteMissing):
             event = app.current_event
-            allowed = allowed_methods(event.path)
+            allowed = routes.allowed(event.path)
             error = (
                 MethodNotAllowedError(event.http_method, event.path, allowed)
                 if allowed
                 else RouteNotFoundError(event.http_method, event.path)
             )
-        return render(app, error)
+        return render(app, error, error_language(app, error, routes, session_language))
 
     app.exception_handler(Exception)(on_error)
 
 
-def render(app: LambdaFunctionUrlResolver, exc: BaseException) -> Response[Any]:
-    """The error response: our body, the status from the tables, and the headers it calls for.
+def render(app: LambdaFunctionUrlResolver, exc: BaseException, lang: str) -> Response[Any]:
+    """The error response in ``lang``: our body, the status from the tables, and the headers it
+    calls for.
 
     On ``/coze/`` routes every error a use case or its input raised answers 200 with
     ``success: false`` (Coze shows the model the body, not the status); refusals before any use
     case ran (401, 404, 405, 413) keep their status there too.
     """
-    lang = language(app)
     if isinstance(exc, TaskchainError):
         payload, status = exc.to_body(lang), status_of(exc)
         if status >= 500:
@@ -294,10 +361,18 @@ class RouteTable:
 
     def __call__(self, method: str, rule: str, **options: Any) -> Callable[[Any], Any]:
         """``app.route(rule, method, **options)``, recorded."""
-        # A pattern, compiled (and cached by re) on the first 404 or 405, not at cold start.
-        self._rules.append((method.upper(), "^" + re.sub(r"<\w+>", "[^/]+", rule) + "$"))
+        # A pattern, compiled (and cached by re) on the first error, not at cold start.
+        pattern = "^" + re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", rule) + "$"
+        self._rules.append((method.upper(), pattern))
         return cast(Callable[[Any], Any], self.app.route(rule, method.upper(), **options))
 
     def allowed(self, path: str) -> list[str]:
         """The methods registered for ``path`` (empty when no route has it)."""
         return sorted({method for method, pattern in self._rules if re.match(pattern, path)})
+
+    def arguments(self, path: str) -> dict[str, str]:
+        """The named parts of ``path`` (``{"session_id": ...}``) in the first route that has it."""
+        for _, pattern in self._rules:
+            if found := re.match(pattern, path):
+                return found.groupdict()
+        return {}

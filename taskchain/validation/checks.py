@@ -37,9 +37,14 @@ _CHECKS: Mapping[str, Callable[[Context, Rule], Feedback]] = {
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The feedback on one output and whether it is accepted (no failed error-severity check)."""
+    """The feedback on one output and whether it is accepted (no failed error-severity check).
+
+    ``rules`` are the rules judged, one per feedback entry in the same order: a feedback entry
+    carries only its rule's id, which every focus area's rule shares.
+    """
 
     feedback: tuple[Feedback, ...]
+    rules: tuple[Rule, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -111,7 +116,7 @@ def check(
             )
             continue
         feedback.append(_CHECKS[rule.kind](ctx, rule))
-    return Verdict(tuple(feedback))
+    return Verdict(tuple(feedback), rules)
 
 
 @dataclass(frozen=True, slots=True)

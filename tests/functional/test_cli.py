@@ -178,7 +178,7 @@ def test_guided_session_runs_to_completion_across_processes(cli: Cli, tmp_path: 
     # THEN status shows the session completed, and the report is Markdown with its trace
     done = cli("status", session_id)
     assert done.returncode == 0
-    assert "进度：4/4 步已完成，状态 completed" in done.stdout
+    assert "进度：4/4 步已完成，状态：已完成" in done.stdout
     done = cli("report", session_id)
     assert done.returncode == 0
     assert done.stdout.startswith(f"# 任务链报告：{TARGET}")
@@ -195,7 +195,7 @@ def test_submit_prints_the_feedback_and_the_next_steps_instructions(cli: Cli) ->
     assert done.stdout.startswith("✓ 已接受: understand_goal")
     assert "  ✓ [section:core_question]\n" in done.stdout
     assert "✗" not in done.stdout
-    assert "版本 2 · 状态 active · 进度 1/4" in done.stdout
+    assert "版本 2 · 状态 进行中 · 进度 1/4" in done.stdout
     assert "── 信息收集 (gather_information) ──" in done.stdout
     assert "当前步骤（2/4）：信息收集" in done.stdout
 
@@ -246,6 +246,31 @@ def test_unknown_session_message_follows_the_language(cli: Cli) -> None:
 
     assert done.returncode == 4
     assert done.stderr.startswith("Error [SESSION_NOT_FOUND]: no session no-such-session")
+
+
+def test_errors_about_an_english_session_are_in_english_without_language_flags(cli: Cli) -> None:
+    # GIVEN an English session (the CLI's default language is zh)
+    code, view = cli.json(
+        "start", "--task-type", "analysis", "--language", "en",
+        "--target", "Should a neighbourhood café launch a coffee subscription?",
+    )  # fmt: skip
+    assert code == 0, view
+    sid = view["session_id"]
+    # WHEN commands about it fail, in the service and in the CLI's own checks, with no --language
+    not_ready = cli("submit", sid, "analyse_in_depth", "--output", "x")
+    empty = cli("submit", sid, "understand_goal", "--output", "")
+    too_long = cli("skip", sid, "understand_goal", "--reason", "r" * 501)
+    as_json = cli.json("submit", sid, "nope", "--output", "x")
+    # THEN each is worded in the session's language; --language still chooses when given
+    assert (not_ready.returncode, empty.returncode, too_long.returncode) == (5, 2, 2)
+    assert not_ready.stderr.startswith(
+        "Error [STEP_NOT_READY]: step analyse_in_depth is not ready: finish understand_goal first"
+    )
+    assert empty.stderr.startswith("Error [MISSING_REQUIRED_FIELD]: missing required field: output")
+    assert too_long.stderr.startswith("Error [INVALID_FIELD]: invalid field reason")
+    assert as_json == (4, {**as_json[1], "error": "no step nope"})
+    asked = cli("submit", sid, "nope", "--output", "x", "--language", "zh")
+    assert asked.stderr.startswith("错误 [STEP_NOT_FOUND]: 没有步骤 nope")
 
 
 def test_an_invalid_store_setting_names_the_variable(cli: Cli) -> None:
@@ -572,7 +597,7 @@ def test_resume_refuses_a_new_request_and_an_unknown_run(cli: Cli) -> None:
 
     done = cli("run", "--resume", "no-such-run")
     assert done.returncode == 4
-    assert done.stderr.startswith("错误 [SESSION_NOT_FOUND]")
+    assert done.stderr.startswith("错误 [RUN_NOT_FOUND]")
 
 
 def test_an_english_session_is_answered_in_english_to_its_end_without_language_flags(

@@ -88,7 +88,7 @@ EXPECTED: dict[str, tuple[int | None, dict[str, Any]]] = {
     ),
     "http_get_run": (200, {"status": "running", "progress.completed": 0, "attempts": 0}),
     "http_continue_run": (200, {"status": "completed", "result.success": True}),
-    "http_get_unknown_run": (404, {"error_code": "SESSION_NOT_FOUND"}),
+    "http_get_unknown_run": (404, {"error_code": "RUN_NOT_FOUND"}),
     "coze_start_run": (200, {"success": True, "status": "completed", "executor": "builtin"}),
     "coze_get_run": (200, {"success": True, "status": "running", "current_steps.0.attempts": 0}),
     "coze_continue_run": (200, {"success": True, "status": "completed", "progress.completed": 4}),

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -48,6 +49,13 @@ ANALYSIS = {
     "config": {"depth": "detailed", "focus_areas": ["成本", "客户留存"]},
 }
 ERROR_KEYS = {"success", "error_code", "category", "error", "details"}
+ENGLISH = {
+    "task_type": "analysis",
+    "target": "Should a neighbourhood café launch a coffee subscription?",
+    "config": {"depth": "detailed", "focus_areas": ["cost", "retention"], "language": "en"},
+}
+# CJK ideographs plus CJK and full-width punctuation: none may appear in an English message.
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 
 @dataclass
@@ -374,6 +382,17 @@ def test_missing_and_wrong_tokens_get_the_same_401(api: Api) -> None:
         assert "globex" not in json.dumps(reply.body)
 
 
+@pytest.mark.parametrize("header", [None, "X-Taskchain-Key"])
+def test_the_401_names_both_ways_to_send_the_token(header: str | None) -> None:
+    env = ENV if header is None else {**ENV, "TASKCHAIN_API_KEY_HEADER": header}
+    api = build(env=env)
+    for lang in ("zh", "en"):
+        reply = api.get("/v1/sessions", tenant=None, headers={"Accept-Language": lang})
+        assert_error(reply, 401, "UNAUTHORIZED")
+        assert "Authorization: Bearer <" in reply.body["error"]
+        assert f"{header or 'X-Api-Key'}: <" in reply.body["error"], reply.body["error"]
+
+
 def test_bearer_and_api_key_header_both_authenticate(api: Api) -> None:
     by_header = api.start(tenant=None, headers={"x-api-key": TOKENS["acme"]})
     by_bearer = api.start(tenant=None, headers={"authorization": f"bearer {TOKENS['acme']}"})
@@ -524,6 +543,83 @@ def test_error_messages_follow_the_language(api: Api) -> None:
     assert by_config.body["error"].startswith("missing required field")
     weighted = api.get("/v1/sessions/nope", headers={"Accept-Language": "en;q=0.3, zh-CN;q=0.8"})
     assert "没有会话" in weighted.body["error"]
+
+
+def _skip_to_the_end(api: Api, sid: str) -> None:
+    """Skip every step until the session is closed."""
+    ready = api.get(f"/v1/sessions/{sid}").body["ready_steps"]
+    while ready:
+        skipped = api.post(f"/v1/sessions/{sid}/steps/{ready[0]['step_id']}/skip", {})
+        ready = skipped.body["ready_steps"]
+
+
+def test_errors_about_an_english_session_are_in_english_without_asking(api: Api) -> None:
+    # GIVEN an English session, reached through REST and through Coze (whose plugin document
+    # declares no Accept-Language header: a bot cannot ask for a language)
+    session = api.start(ENGLISH)
+    sid, first = session["session_id"], session["ready_steps"][0]
+    step = f"/v1/sessions/{sid}/steps/{first['step_id']}"
+
+    def coze(operation: str, **body: Any) -> Reply:
+        return api.post(f"/coze/sessions/{operation}", {"session_id": sid, **body})
+
+    def both(path: str, body: dict[str, Any], operation: str = "submit") -> list[Reply]:
+        step_id = path.split("/")[5] if path.startswith("/v1/") else first["step_id"]
+        return [api.post(path, body), coze(operation, step_id=step_id, **body)]
+
+    # WHEN each mistake a caller can make about it is made, with no language in the request
+    replies = {
+        "STEP_NOT_READY": both(f"/v1/sessions/{sid}/steps/analyse_in_depth", {"output": "x"}),
+        "STALE_VERSION": both(step, {"output": "x", "expected_version": 7}),
+        "STEP_NOT_FOUND": both(f"/v1/sessions/{sid}/steps/nope", {"output": "x"}),
+        "MISSING_REQUIRED_FIELD": both(step, {"output": ""}),
+        "INVALID_FIELD": both(f"{step}/skip", {"reason": "r" * 501}, "skip"),
+    }
+    assert api.post(step, {"output": good_output(first)}).body["accepted"] is True
+    replies["STEP_ALREADY_DONE"] = both(step, {"output": "x"})
+    _skip_to_the_end(api, sid)
+    replies["SESSION_CLOSED"] = both(step, {"output": "x"})
+    # THEN every error, on both route families, is worded wholly in English
+    for code, pair in replies.items():
+        for reply in pair:
+            assert reply.code == code, reply.body
+            assert not CJK.search(reply.body["error"]), (code, reply.body["error"])
+    assert replies["STEP_NOT_FOUND"][0].body["error"] == "no step nope"
+    assert replies["MISSING_REQUIRED_FIELD"][1].body["error"] == "missing required field: output"
+
+
+def test_the_language_a_request_asks_for_outranks_its_sessions(api: Api) -> None:
+    # GIVEN an English session and a Chinese one
+    english = api.start(ENGLISH)["session_id"]
+    chinese = api.start()["session_id"]
+    unknown_step = f"/v1/sessions/{english}/steps/nope"
+    # WHEN a request asks for no language, then for Chinese (header or query)
+    unasked = api.post(unknown_step, {"output": "x"})
+    by_header = api.post(unknown_step, {"output": "x"}, headers={"Accept-Language": "zh-CN"})
+    by_query = api.post(unknown_step, {"output": "x"}, query={"language": "zh"})
+    # THEN the session's language is the default, and what was asked for wins over it
+    assert unasked.body["error"] == "no step nope"
+    assert by_header.body["error"] == by_query.body["error"] == "没有步骤 nope"
+    asked_en = api.post(
+        f"/v1/sessions/{chinese}/steps/nope", {"output": "x"}, headers={"Accept-Language": "en"}
+    )
+    assert asked_en.body["error"] == "no step nope"
+    assert api.post(f"/v1/sessions/{chinese}/steps/nope", {"output": "x"}).body["error"] == (
+        "没有步骤 nope"
+    )
+
+
+def test_another_end_users_session_does_not_lend_its_language(api: Api) -> None:
+    # GIVEN a Coze user's English session
+    started = api.post("/coze/sessions/start", ENGLISH, headers=coze_headers("u1"))
+    sid, step_id = started.body["session_id"], started.body["ready_steps"][0]["step_id"]
+    body = {"session_id": sid, "step_id": step_id, "output": ""}
+    # WHEN its owner, then another user of the same bot, sends an invalid submit for it
+    own = api.post("/coze/sessions/submit", body, headers=coze_headers("u1"))
+    other = api.post("/coze/sessions/submit", body, headers=coze_headers("u2"))
+    # THEN the owner is answered in the session's language; the other user learns nothing of it
+    assert own.body["error"] == "missing required field: output"
+    assert other.body["error"] == "缺少必需字段：output"
 
 
 # --- the store fails, the code fails ----------------------------------------------------------------

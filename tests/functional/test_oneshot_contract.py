@@ -307,6 +307,12 @@ def test_failure_stops_the_chain_when_continue_on_failure_is_false(flag: object)
     assert response["execution_summary"]["completed_tasks"] == 0
     assert response["final_report"]["partial"] is True
     assert response["final_report"]["status"] == "failed"
+    # the details name the steps, as every other failure's do
+    assert response["details"] == {
+        "failed_steps": ["needs_json"],
+        "skipped_steps": [],
+        "unfinished_steps": ["dependent", "independent"],
+    }
 
 
 def test_config_continue_on_failure_false_also_stops_the_chain() -> None:
@@ -547,59 +553,85 @@ def test_a_custom_chain_that_is_not_a_list_of_steps_says_so(language: str) -> No
         assert not CJK.search(response["error"])
 
 
-# Requests whose field error pydantic words in English: Chinese sessions get it all in Chinese.
+# Requests whose field error pydantic words in its own English: both languages get ours.
 FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str]] = [
     # (case, request, what the Chinese message says, what the English one says)
     (
         "literal",
         {"task_type": "analysis", "target": "x", "config": {"depth": "deep"}},
         "应为以下之一：basic、detailed、comprehensive",
-        "Input should be 'basic', 'detailed' or 'comprehensive'",
+        "must be one of: basic, detailed, comprehensive",
     ),
     (
         "int parsing",
         custom(step("a", "A", max_attempts="three")),
         "应为整数",
-        "valid integer",
+        "must be a whole number",
     ),
     (
         "bool parsing",
         {"task_type": "analysis", "target": "x", "continue_on_failure": "perhaps"},
         "应为布尔值",
-        "valid boolean",
+        "must be true or false",
     ),
     (
         "greater than or equal",
         custom(step("a", "A", max_attempts=0)),
         "应不小于 1",
-        "greater than or equal to 1",
+        "must be at least 1",
     ),
     (
         "less than or equal",
         custom(step("a", "A", validation_rules={"max_similarity": 2})),
         "应不大于 1",
-        "less than or equal to 1",
+        "must be at most 1",
     ),
     (
         "extra field",
         custom(step("a", "A", validation_rules={"min_lenght": 10})),
         "不允许的字段",
-        "Extra inputs are not permitted",
+        "not an allowed field",
     ),
-    ("string type", custom({"id": "a", "name": 42}), "应为字符串", "valid string"),
+    ("string type", custom({"id": "a", "name": 42}), "应为字符串", "must be a string"),
+    (
+        "string type at the top",
+        {"task_type": "analysis", "target": 123},
+        "应为字符串",
+        "must be a string",
+    ),
     (
         "dict type",
         {"task_type": "analysis", "target": "x", "config": "deep"},
         "应为对象",
-        "dictionary",
+        "must be an object",
+    ),
+    (
+        "list type",
+        {"task_type": "analysis", "target": "x", "config": {"focus_areas": 5}},
+        "应为列表",
+        "must be a list",
     ),
     (
         "pattern",
         custom({"id": "a b", "name": "A"}),
-        "格式不符合要求",
-        "should match pattern",
+        "只能包含 ASCII 字母、数字和 _ . -",
+        "may hold only ASCII letters, digits and _ . -",
+    ),
+    (
+        "too many items",
+        {"task_type": "analysis", "target": "x", "config": {"focus_areas": list("abcdefghijk")}},
+        "超过上限 10 项",
+        "more than 10 items",
+    ),
+    (
+        "too long a string",
+        {"task_type": "analysis", "target": "x" * 1001},
+        "超过上限 1000 个字符",
+        "longer than 1000 characters",
     ),
 ]
+# What pydantic's own English messages say; none of it may reach a caller.
+PYDANTIC_WORDS = re.compile(r"Input should|Extra inputs|String should|should have|the limit of")
 
 
 @pytest.mark.parametrize(
@@ -621,6 +653,7 @@ def test_field_errors_are_worded_wholly_in_the_sessions_language(
         en = run({**body, "config": {**config, "language": "en"}})
         assert en_says in en["error"], en["error"]
         assert not CJK.search(en["error"])
+        assert not PYDANTIC_WORDS.search(en["error"]), en["error"]
 
 
 def test_an_invalid_json_schema_is_explained_in_the_sessions_language() -> None:

@@ -219,12 +219,54 @@ def test_unknown_and_other_tenants_runs_are_404(local: RunsApi, model: FakeOpenA
         local.get("/v1/runs/0123456789abcdef"),
         local.post("/v1/runs/0123456789abcdef/continue"),
     ):
-        assert_error(reply, 404, "SESSION_NOT_FOUND")
+        assert_error(reply, 404, "RUN_NOT_FOUND")
     run_id = local.post("/v1/runs", RUN).body["run_id"]
     until_ended(local, run_id)
-    assert_error(local.get(f"/v1/runs/{run_id}", tenant="globex"), 404, "SESSION_NOT_FOUND")
+    assert_error(local.get(f"/v1/runs/{run_id}", tenant="globex"), 404, "RUN_NOT_FOUND")
     # An id no run can have is refused before any store is asked.
     assert_error(local.get("/v1/runs/bad*id"), 400, "INVALID_FIELD")
+
+
+def test_the_run_operations_refuse_a_guided_session_and_leave_it_as_it_was(
+    local: RunsApi, model: FakeOpenAI
+) -> None:
+    # GIVEN a guided session (its steps are the caller's to submit), and its Coze twin
+    request = {**RUN, "config": {k: v for k, v in RUN["config"].items() if k != "executor"}}
+    guided = local.post("/v1/sessions", request).body
+    coze = local.post("/coze/sessions/start", request, headers=COZE_USER).body
+    # WHEN the run operations are given their ids
+    for reply in (
+        local.get(f"/v1/runs/{guided['session_id']}"),
+        local.post(f"/v1/runs/{guided['session_id']}/continue"),
+    ):
+        # THEN each says it is a guided session, not a run
+        assert_error(reply, 404, "RUN_NOT_FOUND")
+        assert "引导式会话" in reply.body["error"]
+    for tool in ("/coze/runs/status", "/coze/runs/continue"):
+        reply = local.post(tool, {"run_id": coze["session_id"]}, headers=COZE_USER)
+        assert (reply.status, reply.body["error_code"]) == (200, "RUN_NOT_FOUND")
+    # AND nothing was written: no model call, the sessions are where they were
+    assert model.requests == []
+    after = local.get(f"/v1/sessions/{guided['session_id']}").body
+    assert (after["version"], after["progress"]["completed"]) == (1, 0)
+
+
+def test_next_says_to_follow_a_run_an_engine_works_and_to_continue_one_none_does(
+    local: RunsApi, inline: RunsApi
+) -> None:
+    started = local.post("/v1/runs", RUN).body
+    assert "getRun" in started["next"]
+    assert "continue" not in started["next"]
+    until_ended(local, started["run_id"])
+    partial = RunsApi(inline.handler, time_ms=1).post("/v1/runs", RUN).body
+    assert partial["status"] == "running"
+    assert "continueRun" in partial["next"]
+
+
+def test_a_guided_start_that_names_an_executor_is_still_no_run(local: RunsApi) -> None:
+    guided = local.post("/v1/sessions", RUN).body  # RUN names the llm executor
+    assert guided["session_id"]
+    assert_error(local.get(f"/v1/runs/{guided['session_id']}"), 404, "RUN_NOT_FOUND")
 
 
 def test_a_run_is_started_once_per_idempotency_key(local: RunsApi, model: FakeOpenAI) -> None:
@@ -344,9 +386,9 @@ def test_the_coze_tools_start_follow_and_continue_a_run(local: RunsApi, model: F
     # Another Coze user of the tenant cannot see it: the same answer as an unknown run.
     other = local.post("/coze/runs/status", {"run_id": run_id}, headers={"X-AIPlugin-UID": "u-8"})
     assert other.status == 200
-    assert (other.body["success"], other.body["error_code"]) == (False, "SESSION_NOT_FOUND")
+    assert (other.body["success"], other.body["error_code"]) == (False, "RUN_NOT_FOUND")
     missing = local.post("/coze/runs/continue", {"run_id": "nope"}, headers=COZE_USER)
-    assert (missing.status, missing.body["error_code"]) == (200, "SESSION_NOT_FOUND")
+    assert (missing.status, missing.body["error_code"]) == (200, "RUN_NOT_FOUND")
     bad = local.post("/coze/runs/start", {"task_type": "analysis"}, headers=COZE_USER)
     assert (bad.status, bad.body["error_code"]) == (200, "MISSING_REQUIRED_FIELD")
 

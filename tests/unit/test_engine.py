@@ -418,6 +418,41 @@ def test_skipping_a_finished_step_is_already_done() -> None:
     assert error.details["ready_steps"] == ["b"]
 
 
+@pytest.mark.parametrize(
+    ("finish", "zh", "en"),
+    [
+        ("complete", "步骤 a 已完成，不能再提交；现在可做的步骤：b、c", "step a is already completed; "
+         "the steps ready now are b, c"),
+        ("skip", "步骤 a 已跳过，不能再提交；现在可做的步骤：b、c", "step a is already skipped; "
+         "the steps ready now are b, c"),
+    ],
+    ids=["completed", "skipped"],
+)  # fmt: skip
+def test_already_done_says_in_words_which_steps_are_ready_instead(
+    finish: str, zh: str, en: str
+) -> None:
+    # GIVEN a finished step a, with b and c ready after it
+    session, registry = new_session(
+        custom_step("a"), custom_step("b", "a"), custom_step("c", "a"), execution_mode="parallel"
+    )
+    if finish == "skip":
+        session = engine.skip(session, "a", "", now=T0)
+    else:
+        session = good(session, "a", registry).session
+    # WHEN a is submitted again
+    error = raises("STEP_ALREADY_DONE", lambda: good(session, "a", registry))
+    # THEN the message says what a is, in the language's own words, and what to work on now
+    assert (error.message("zh"), error.message("en")) == (zh, en)
+
+
+def test_already_done_names_the_one_ready_step_in_the_singular() -> None:
+    session, registry = new_session(custom_step("a"), custom_step("b", "a"))
+    session = good(session, "a", registry).session
+    error = raises("STEP_ALREADY_DONE", lambda: engine.skip(session, "a", "", now=T0))
+    assert error.message("zh") == "步骤 a 已完成，不能再跳过；现在可做的步骤：b"
+    assert error.message("en") == "step a is already completed; the step ready now is b"
+
+
 def test_submitting_to_a_finished_step_is_already_done() -> None:
     session, registry = new_session(custom_step("a"), custom_step("b"))
     session = engine.skip(session, "a", "", now=T0)

@@ -367,3 +367,27 @@ def test_the_digest_pairs_each_table_cell_with_its_header(language: str, expecte
 
     # Each row says which value belongs to which column; a table without a header row stays cells.
     assert prose(markdown, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "skipped", "failed"),
+    [("zh", "（已跳过：没有数据）", "（失败：执行超时）"),
+     ("en", "(skipped: no data)", "(failed: timed out)")],
+)  # fmt: skip
+def test_context_names_an_unfinished_dependencys_state_in_the_sessions_language(
+    language: str, skipped: str, failed: str
+) -> None:
+    definition, registry = build_chain(
+        steps=[custom_step("a", max_attempts=1), custom_step("b"), custom_step("c", "a", "b")],
+        execution_mode="parallel",
+        language=language,
+    )
+    session = start_chain(definition)
+    session = engine.skip(session, "b", "没有数据" if language == "zh" else "no data", now=0)
+    session = engine.record_error(session, "a", "执行超时" if language == "zh" else "timed out",
+                                  now=0, executor="llm")  # fmt: skip
+
+    context = {c.step_id: c for c in guide(session, "c", registry).context}
+
+    assert (context["b"].digest, context["a"].digest) == (skipped, failed)
+    assert (context["a"].state, context["b"].state) == ("failed", "skipped")  # machine values stay

@@ -8,10 +8,18 @@ from typing import Any
 
 import pytest
 
-from taskchain import report
+from taskchain import chain, engine, report
 from taskchain.report import QualityMetrics
 from taskchain.report_summary import summary
-from tests.factories import answered, custom_step, make_session
+from tests.factories import (
+    T0,
+    answered,
+    build_chain,
+    complete_step,
+    custom_step,
+    make_session,
+    start_chain,
+)
 
 MARKUP = re.compile(r"[|*]")
 
@@ -224,3 +232,38 @@ def test_an_ordinal_inside_a_word_does_not_cut_a_paragraph() -> None:
     built = answered(one_step(["结果整合"], "zh"), {"s": output})
 
     assert [f.text for f in built.key_findings] == [paragraph]
+
+
+# --- a chain that ended without conclusions --------------------------------------------------
+
+NO_FINDINGS_SECTION = {
+    "zh": "## 核心问题\n会员订阅制能否在半年内让老客复购率回到 30%？\n"
+    "## 成功标准\n- 半年内会员达到 150 人\n",
+    "en": "## Core question\nCan a membership bring repeat visits back to 30% within six months?\n"
+    "## Success criteria\n- 150 members within six months\n",
+}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_an_ended_chain_without_conclusions_does_not_promise_them_yet(language: str) -> None:
+    # GIVEN a two-step chain: the first step answered (it frames, it concludes nothing), the
+    # second skipped, so the chain has ended
+    definition, _ = build_chain(
+        steps=[custom_step("a"), custom_step("b", capabilities=["需求提取"])],
+        language=language,
+        execution_mode="parallel",
+    )
+    session = complete_step(start_chain(definition), "a", NO_FINDINGS_SECTION[language])
+    session = engine.skip(session, "b", "不需要" if language == "zh" else "not needed",
+                          now=session.updated_at + 1)  # fmt: skip
+    assert session.status == "completed_with_gaps"
+
+    said = report.build(session, chain.registry_for(definition), now=T0 + 3600).executive_summary
+
+    # THEN the summary says there are none, not that there are none yet
+    if language == "zh":
+        assert "没有可以报告的结论" in said, said
+        assert "尚无" not in said, said
+    else:
+        assert "There are no conclusions to report." in said, said
+        assert "yet" not in said, said

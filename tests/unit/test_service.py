@@ -596,3 +596,24 @@ def test_guided_flow_on_sqlite_persists_across_service_instances(
     assert second.delete(TENANT, sid).deleted is True
     with pytest.raises(NotFoundError):
         first.status(TENANT, sid)
+
+
+def test_a_guided_submission_is_labelled_with_the_documented_executor_guided(
+    service: Service, clock: FakeClock
+) -> None:
+    view = service.start(START, tenant=TENANT)
+    first = view.ready_steps[0].step_id
+    submit_good(service, view, clock)
+
+    report = service.report(TENANT, view.session_id)
+
+    # a guided step is submitted by the caller (a model or a person): not "model", nor "llm"
+    assert report.detailed_results[first].executor == "guided"
+
+
+def test_a_record_stored_with_the_old_executor_name_reads_as_guided() -> None:
+    from taskchain.models import StepRecord
+
+    stored = StepRecord(step_id="a", executor="model").model_dump(mode="json")
+
+    assert StepRecord.model_validate(stored).executor == "guided"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from taskchain.errors import TaskchainError
 from taskchain.models import Feedback
 from taskchain.templates import TEMPLATE_KEYS
 from taskchain.validation import Verdict, check, rules_for
@@ -339,6 +340,26 @@ def test_json_schema(output: str, passed: bool) -> None:
     result = verdict(output, rules={"json_schema": SCHEMA, "min_length": 1})
     assert rule(result, "json_schema").passed is passed
     assert "no_filler" not in {f.rule for f in result.feedback}  # JSON is not prose
+
+
+@pytest.mark.parametrize(
+    ("schema", "said"),
+    [
+        ({"type": "nope"}, "type 的值不是 JSON Schema 的类型"),
+        ({"type": "object", "required": "score"}, "required 应为数组"),
+        ({"type": "string", "minLength": "x"}, "minLength 应为数字"),
+    ],
+)
+def test_an_invalid_json_schema_is_explained_in_chinese_words(
+    schema: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(TaskchainError) as caught:
+        build_chain(steps=[custom_step("a", validation_rules={"json_schema": schema})])
+
+    message = caught.value.message("zh")
+    assert said in message, message
+    # the validator's own words stay in details.reason, and only there
+    assert caught.value.details["reason"] not in message
 
 
 # --- language of the feedback -------------------------------------------------------------------
