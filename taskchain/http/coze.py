@@ -23,7 +23,7 @@ from taskchain.error_bodies import ErrorBody
 from taskchain.http import calls, telemetry
 from taskchain.http.calls import Category, DisplayLanguage, Search, TemplateLimit
 from taskchain.http.routing import RouteTable, end_user, language, tenant
-from taskchain.request_fields import Clean
+from taskchain.request_fields import ID_PATTERN, Clean
 from taskchain.requests import (
     ChainRequest,
     Cursor,
@@ -46,7 +46,9 @@ from taskchain.responses import (
 from taskchain.service import Service
 
 COZE = ["coze"]
-Id = Annotated[str, Clean(1, 128)]
+Id = Annotated[
+    str, Clean(1, 128, pattern=ID_PATTERN)
+]  # as the REST paths: a malformed id is INVALID_FIELD
 _SESSION_DOC = "startSession 返回的会话 ID（session id）"
 
 

@@ -810,6 +810,28 @@ def rest_session_calls(api: Api, sid: str, headers: Mapping[str, str]) -> list[R
     ]
 
 
+def test_a_malformed_id_is_an_invalid_field_on_coze_as_on_rest(api: Api) -> None:
+    # GIVEN ids no session, step or run can have
+    assert_error(api.get("/v1/sessions/bad*id"), 400, "INVALID_FIELD")
+    sid = api.post("/coze/sessions/start", ANALYSIS, headers=coze_headers("u1")).body["session_id"]
+    for tool, body, field in (
+        ("/coze/sessions/status", {"session_id": "bad*id"}, "session_id"),
+        (
+            "/coze/sessions/submit",
+            {"session_id": sid, "step_id": "x/../y", "output": "x"},
+            "step_id",
+        ),
+        ("/coze/runs/status", {"run_id": "a b"}, "run_id"),
+    ):
+        # WHEN a Coze tool is given one, THEN it is the same INVALID_FIELD naming the field
+        reply = api.post(tool, body, headers=coze_headers("u1"))
+        assert (reply.status, reply.code, reply.body["details"]["field"]) == (
+            200,
+            "INVALID_FIELD",
+            field,
+        )
+
+
 def test_another_coze_users_session_is_not_found_like_an_unknown_one(api: Api) -> None:
     # GIVEN a session Coze user u1 started
     sid = api.post("/coze/sessions/start", ANALYSIS, headers=coze_headers("u1")).body["session_id"]
