@@ -153,6 +153,9 @@ class ChainConfig(Frozen):
     # the caller submits (the run operations refuse it). Sessions stored before this field could
     # be ``None`` say ``builtin``.
     executor: ExecutorName | None = "builtin"
+    # A run handed to an engine that works it to its end (``start_run`` with a launcher): its
+    # progress says to follow it; any other run's says to continue it.
+    background: bool = False
 
 
 class ChainDefinition(Frozen):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from taskchain import chain, engine, report, runner, views
-from taskchain.errors import ExecutorUnavailableError, NotFoundError
+from taskchain.errors import ConflictError, ExecutorUnavailableError, NotFoundError
 from taskchain.executors import Executor
 from taskchain.models import ChainDefinition, ExecutorName, Session
 from taskchain.requests import ChainRequest
@@ -92,10 +92,13 @@ class RunUseCases:
     ) -> RunView:
         """Store a run and hand it to the launcher; without one, work it for ``budget`` seconds
         (default and cap: the service's run budget) in this call."""
-        session, registry = self._create(request, tenant=tenant, end_user=end_user)
+        background = self.launcher is not None
+        session, registry = self._create(
+            request, tenant=tenant, end_user=end_user, background=background
+        )
         if self.launcher is not None:
             self.launcher.launch(tenant, session.session_id, end_user)
-            return views.run_view(session, registry, None, background=True)
+            return views.run_view(session, registry, None)
         session = self._work(session, registry, budget=budget, hooks=None)
         return self._view(session, registry)
 
@@ -143,10 +146,14 @@ class RunUseCases:
         return session
 
     def _create(
-        self, request: ChainRequest, *, tenant: str, end_user: str | None
+        self, request: ChainRequest, *, tenant: str, end_user: str | None, background: bool = False
     ) -> tuple[Session, CapabilityRegistry]:
-        """The run's session, built and stored before any attempt."""
+        """The run's session, built and stored before any attempt (``background``: handed to
+        the launcher, which works it to its end)."""
         definition, registry = chain.build(request, run=self.default_executor)
+        if background:
+            config = definition.config.model_copy(update={"background": True})
+            definition = definition.model_copy(update={"config": config})
         self._executor(
             definition.config.executor or "builtin"
         )  # refuse an unconfigured executor up front
@@ -215,21 +222,46 @@ class RunUseCases:
         """The run view, with the report once the run has ended."""
         ended = session.status != "active"
         built = report.build(session, registry, now=self.clock()) if ended else None
-        return views.run_view(session, registry, built, background=self.launcher is not None)
+        return views.run_view(session, registry, built)
 
 
 def run_not_found(run_id: str, *, guided: bool = False) -> NotFoundError:
     """``RUN_NOT_FOUND``: no run ``run_id`` for this caller, or a guided session's id."""
     if guided:
         zh = (
-            f"{run_id} 是引导式会话，不是运行：用 submit、skip 逐步提交它的步骤；运行操作只适用于 "
-            "startRun（POST /v1/runs）或 run 开始的运行"
+            f"{run_id} 是引导式会话，不是运行：用 submitStep、skipStep（POST /v1/sessions/{run_id}/steps/…）"
+            "逐步提交它的步骤；运行操作只适用于 startRun、runChain（POST /v1/runs、/v1/run）开始的运行"
         )
         en = (
-            f"{run_id} is a guided session, not a run: submit its steps with submit and skip; the "
-            "run operations work only runs started with startRun (POST /v1/runs) or run"
+            f"{run_id} is a guided session, not a run: submit its steps with submitStep and skipStep "
+            f"(POST /v1/sessions/{run_id}/steps/…); the run operations work only runs started with "
+            "startRun or runChain (POST /v1/runs, /v1/run)"
         )
     else:
         zh = f"没有运行 {run_id}（可能已过期或被删除）"
         en = f"no run {run_id} (it may have expired or been deleted)"
     return NotFoundError(zh, en, code="RUN_NOT_FOUND", details={"run_id": run_id})
+
+
+def is_run(session: Session) -> bool:
+    """Whether an executor writes ``session``'s steps (a run), so no caller may submit or skip
+    them: a model run, or one an executor has attempted. (Guided sessions have no executor; ones
+    stored before that rule say ``builtin`` and were never attempted by one.)"""
+    if session.definition.config.executor is None:
+        return False
+    return session.definition.config.executor == "llm" or any(
+        r.executor in ("builtin", "llm") for r in session.records.values()
+    )
+
+
+def run_is_not_guided(session_id: str) -> ConflictError:
+    """``SESSION_IS_A_RUN``: a guided submit or skip of a run's step."""
+    return ConflictError(
+        f"会话 {session_id} 是一个运行，它的步骤由执行器（模型或内置提纲）来写，不能手动提交或跳过："
+        f"用 continueRun（POST /v1/runs/{session_id}/continue）让它继续，或用 startSession 开始一个引导式会话",
+        f"session {session_id} is a run: its executor (the model or the builtin outline writer) "
+        "writes its steps, so they cannot be submitted or skipped: continue it with continueRun "
+        f"(POST /v1/runs/{session_id}/continue), or start a guided session with startSession",
+        code="SESSION_IS_A_RUN",
+        details={"session_id": session_id},
+    )

@@ -27,7 +27,7 @@ from taskchain.responses import (
     TemplateInfo,
     Templates,
 )
-from taskchain.runs import Launcher, RunUseCases
+from taskchain.runs import Launcher, RunUseCases, is_run, run_is_not_guided
 from taskchain.store import SessionStore
 from taskchain.templates import catalogue
 
@@ -140,7 +140,7 @@ class Service(RunUseCases):
         end_user: str | None = None,
     ) -> SubmitView:
         """Check a step's output; accept it or return feedback. Saved with a version check."""
-        session = self._load(tenant, session_id, end_user)
+        session = self._guided(tenant, session_id, end_user)
         registry = chain.registry_for(session.definition)
         outcome = engine.submit(
             session,
@@ -163,7 +163,7 @@ class Service(RunUseCases):
         end_user: str | None = None,
     ) -> SessionView:
         """Skip a step, recording the reason as a gap."""
-        session = self._load(tenant, session_id, end_user)
+        session = self._guided(tenant, session_id, end_user)
         new = engine.skip(
             session, step_id, body.reason, now=self.clock(), expected_version=body.expected_version
         )
@@ -311,6 +311,13 @@ class Service(RunUseCases):
         return health.model_copy(update={"checks": {"store": "ok"}})
 
     # --- internals --------------------------------------------------------------------
+
+    def _guided(self, tenant: str, session_id: str, end_user: str | None) -> Session:
+        """The tenant's session for a submit or skip: not a run, whose executor writes its steps."""
+        session = self._load(tenant, session_id, end_user)
+        if is_run(session):
+            raise run_is_not_guided(session_id)
+        return session
 
     def _load(self, tenant: str, session_id: str, end_user: str | None = None) -> Session:
         """The tenant's session, or ``SESSION_NOT_FOUND``: also for another tenant's, and for

@@ -274,15 +274,9 @@ def continue_hint(session: Session, *, background: bool = False) -> str:
     )
 
 
-def run_view(
-    session: Session,
-    registry: CapabilityRegistry,
-    report: Report | None,
-    *,
-    background: bool = False,
-) -> RunView:
-    """A run's progress, with its result once it has ended (``report`` given then); with
-    ``background``, an engine works it (``next`` says to follow it, not to continue it)."""
+def run_view(session: Session, registry: CapabilityRegistry, report: Report | None) -> RunView:
+    """A run's progress, with its result once it has ended (``report`` given then); ``next``
+    says to follow a run an engine works in the background, and to continue any other."""
     d = session.definition
     working = [
         StepWork(
@@ -305,6 +299,6 @@ def run_view(
         model_usage=model_cost(session.records.values()),
         elapsed=round(max(0.0, session.updated_at - session.created_at), 6),
         updated_at=session.updated_at,
-        next=None if ended else continue_hint(session, background=background),
+        next=None if ended else continue_hint(session, background=d.config.background),
         result=oneshot_response(session, report) if ended and report is not None else None,
     )

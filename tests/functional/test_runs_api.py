@@ -263,6 +263,39 @@ def test_next_says_to_follow_a_run_an_engine_works_and_to_continue_one_none_does
     assert "continueRun" in partial["next"]
 
 
+def test_a_run_refuses_guided_submits_and_skips_and_stays_as_it_was(inline: RunsApi) -> None:
+    # GIVEN a model run whose call had no time to work it
+    run_id = RunsApi(inline.handler, time_ms=1).post("/v1/runs", RUN).body["run_id"]
+    before = inline.get(f"/v1/sessions/{run_id}").body
+    step = "understand_goal"  # ready
+    # WHEN a caller submits or skips one of its steps, over REST and Coze
+    for reply in (
+        inline.post(f"/v1/sessions/{run_id}/steps/{step}", {"output": "写好的答案。"}),
+        inline.post(f"/v1/sessions/{run_id}/steps/{step}/skip", {}),
+    ):
+        # THEN each is refused: the executor writes a run's steps
+        assert_error(reply, 409, "SESSION_IS_A_RUN")
+    coze = inline.post(
+        "/coze/sessions/submit", {"session_id": run_id, "step_id": step, "output": "x"}
+    )
+    assert (coze.status, coze.body["error_code"]) == (200, "SESSION_IS_A_RUN")
+    # AND the run is where it was
+    assert inline.get(f"/v1/sessions/{run_id}").body["version"] == before["version"]
+
+
+def test_next_says_to_continue_a_one_shot_run_nothing_works_in_the_background(
+    local: RunsApi,
+) -> None:
+    # GIVEN a one-shot run that ran out of its call's time, on a server with a background engine
+    partial = RunsApi(local.handler, time_ms=1).post("/v1/run", RUN).body
+    assert partial["success"] is False
+    # WHEN its progress is asked for, THEN next says to continue it (nothing else will)
+    view = local.get(f"/v1/runs/{partial['run_id']}").body
+    assert view["status"] == "running"
+    assert "continue" in view["next"]
+    assert "getRun" not in view["next"].split("；")[0]
+
+
 def test_a_guided_start_that_names_an_executor_is_still_no_run(local: RunsApi) -> None:
     guided = local.post("/v1/sessions", RUN).body  # RUN names the llm executor
     assert guided["session_id"]

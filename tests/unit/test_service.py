@@ -617,3 +617,28 @@ def test_a_record_stored_with_the_old_executor_name_reads_as_guided() -> None:
     stored = StepRecord(step_id="a", executor="model").model_dump(mode="json")
 
     assert StepRecord.model_validate(stored).executor == "guided"
+
+
+def test_an_outline_run_refuses_a_guided_submit_and_a_sessions_stored_before_the_rule_do_not(
+    service: Service, clock: FakeClock
+) -> None:
+    # GIVEN a builtin run that has written its steps, and a guided session stored the old way
+    # (config.executor "builtin", its first step submitted by a caller)
+    run_id = service.run(START, tenant=TENANT).run_id
+    assert run_id is not None
+    view = service.start(START, tenant=TENANT)
+    stored = service.store.get(TENANT, view.session_id)
+    assert stored is not None
+    config = stored.definition.config.model_copy(update={"executor": "builtin"})
+    legacy = stored.model_copy(
+        update={"definition": stored.definition.model_copy(update={"config": config})}
+    )
+    service.store.save(legacy.model_copy(update={"version": 2}), expected_version=1)
+    # WHEN a caller submits to each
+    with pytest.raises(ConflictError) as refused:
+        service.submit(TENANT, run_id, "understand_goal", BAD_OUTPUT)
+    # THEN the run refuses (its executor writes its steps); the old guided session still takes it
+    assert refused.value.code == "SESSION_IS_A_RUN"
+    step = view.ready_steps[0]
+    answer = SubmitIn(output=good_output(step), expected_version=2)
+    assert service.submit(TENANT, view.session_id, step.step_id, answer).accepted
