@@ -235,7 +235,7 @@ def _known(session: Session, step_id: str, expected_version: int | None) -> Step
     if session.status != "active":
         raise ConflictError(
             f"会话已{_CLOSED_ZH.get(session.status, '关闭')}，不能再修改",
-            f"the session is {session.status.replace('_', ' ')} and can no longer change",
+            f"the session is closed ({session.status.replace('_', ' ')}) and can no longer change",
             code="SESSION_CLOSED",
             details={"session_id": session.session_id, "status": session.status},
         )

@@ -118,9 +118,16 @@ def _is_numbered_title(lines: Sequence[str], i: int) -> bool:
 
 
 def shorten(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, with an ellipsis when cut."""
+    """``text`` cut to at most ``limit`` characters, with an ellipsis when cut: between words
+    when the cut would fall inside a Latin word (unless that word is all there is)."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    if cut[-1:].isascii() and cut[-1:].isalnum() and text[len(cut) : len(cut) + 1].isalnum():
+        before, space, _ = cut.rpartition(" ")
+        cut = before if space and before else cut
+    return cut.rstrip() + "…"
 
 
 def table_cells(row: str) -> list[str]:

@@ -96,3 +96,14 @@ def test_counts_take_the_number_of_their_noun() -> None:
     assert [counted(n, "step") for n in (0, 1, 2)] == ["0 steps", "1 step", "2 steps"]
     assert counted(1, "key finding") == "1 key finding"
     assert counted(3, "analysis", "analyses") == "3 analyses"
+
+
+def test_a_shortened_text_is_cut_between_words_not_inside_one() -> None:
+    from taskchain.text import shorten
+
+    said = shorten("Four-day weeks cut sick days (a 16% drop) in most firms", 38)
+    assert said == "Four-day weeks cut sick days (a 16%…"  # not "… (a 16% d…"
+    assert len(said) <= 38
+    # Chinese has no spaces: it is cut at the limit; so is one word longer than the limit
+    assert shorten("会员订阅制的单店盈利能力取决于复购率", 10) == "会员订阅制的单店盈…"
+    assert shorten("Supercalifragilisticexpialidocious", 10) == "Supercali…"
