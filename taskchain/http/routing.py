@@ -106,14 +106,18 @@ def _payload(app: LambdaFunctionUrlResolver) -> Any:
 
 def asked_language(app: LambdaFunctionUrlResolver) -> str | None:
     """The language the request asks for: ``config.language`` of the body, else ``?language=``,
-    else ``Accept-Language`` (``None`` when it asks for neither Chinese nor English)."""
+    else ``Accept-Language``; a value naming neither Chinese nor English ("fr") is passed over
+    (``None`` when none names one)."""
     event = app.current_event
     payload = _payload(app)
     config = payload.get("config") if isinstance(payload, dict) else None
-    asked = config.get("language") if isinstance(config, dict) else None
-    asked = asked or event.get_query_string_value("language")
-    if isinstance(asked, str) and asked.strip():
-        return "en" if asked.strip().lower().startswith("en") else "zh"
+    for asked in (
+        config.get("language") if isinstance(config, dict) else None,
+        event.get_query_string_value("language"),
+    ):
+        said = asked.strip().lower()[:2] if isinstance(asked, str) else ""
+        if said in ("zh", "en"):
+            return said
     return accepted_language(event.headers.get("accept-language"))
 
 

@@ -588,6 +588,15 @@ def test_errors_about_an_english_session_are_in_english_without_asking(api: Api)
     assert replies["MISSING_REQUIRED_FIELD"][1].body["error"] == "missing required field: output"
 
 
+def test_a_language_neither_chinese_nor_english_gives_way_to_the_next_one_asked(api: Api) -> None:
+    # GIVEN a request whose config.language is one taskchain does not speak, and an English header
+    body = {"task_type": "analysis", "target": 42, "config": {"language": "fr"}}
+    reply = api.post("/v1/sessions", body, headers={"Accept-Language": "en"})
+    # THEN its errors are in the language it does ask for that taskchain speaks
+    assert_error(reply, 400, "INVALID_FIELD")
+    assert not re.search(r"[\u4e00-\u9fff]", reply.body["error"]), reply.body["error"]
+
+
 def test_the_language_a_request_asks_for_outranks_its_sessions(api: Api) -> None:
     # GIVEN an English session and a Chinese one
     english = api.start(ENGLISH)["session_id"]
