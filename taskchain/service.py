@@ -28,7 +28,7 @@ from taskchain.responses import (
     Templates,
 )
 from taskchain.runs import Launcher, RunUseCases, is_run, run_is_not_guided
-from taskchain.store import SessionStore
+from taskchain.store import SessionStore, check_limit, decode_cursor
 from taskchain.templates import catalogue
 
 VERSION = __version__
@@ -231,12 +231,17 @@ class Service(RunUseCases):
     ) -> SessionList:
         """The tenant's sessions, newest first, a page at a time; only ``end_user``'s when given.
 
-        ``limit`` is checked where pages are made, by the store (1 to ``MAX_PAGE_SIZE``).
+        ``limit`` (1 to ``MAX_PAGE_SIZE``) and ``cursor`` are checked first, whoever asks.
         ``require_user`` is for listings that must only ever show the caller's own sessions (the
         Coze route): without an ``end_user`` they list nothing rather than the whole tenant.
         ``caller`` is the end user making the request, if any: an end user sees only their own
         sessions, whatever ``end_user`` filter they ask for.
         """
+        # A malformed page is refused even where the answer would be empty, as it would be where
+        # the caller can see sessions: a client learns of its bug on the first call.
+        check_limit(limit)
+        if cursor is not None:
+            decode_cursor(cursor)
         if caller is not None:
             if end_user not in (None, caller):
                 return SessionList(sessions=[], next_cursor=None)

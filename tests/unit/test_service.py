@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -454,6 +455,26 @@ def test_list_sessions_newest_first_filtered_and_paged(service: Service, clock: 
 def test_list_sessions_rejects_a_bad_limit(service: Service) -> None:
     with pytest.raises(InvalidRequestError):
         service.list_sessions(TENANT, limit=0)
+
+
+@pytest.mark.parametrize(
+    ("page", "field"), [({"cursor": "not-a-cursor"}, "cursor"), ({"limit": 0}, "limit")]
+)
+@pytest.mark.parametrize(
+    "who",
+    [
+        {"require_user": True},  # the Coze listing with no caller identity
+        {"end_user": "bob", "caller": "alice"},  # an end user asking for another's sessions
+    ],
+)
+def test_a_bad_page_is_refused_even_when_the_listing_would_be_empty(
+    service: Service, page: dict[str, Any], field: str, who: dict[str, Any]
+) -> None:
+    # An empty answer must not hide a malformed request: the same call with a caller that can
+    # see sessions would be refused, and a client learns of its bug on the first call.
+    with pytest.raises(InvalidRequestError) as refused:
+        service.list_sessions(TENANT, **page, **who)
+    assert refused.value.details["field"] == field
 
 
 def test_delete_then_status_is_not_found(service: Service) -> None:
