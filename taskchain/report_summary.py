@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from taskchain.models import Session
-from taskchain.text import counted, shorten, unmark
+from taskchain.text import counted, lazy, shorten, unmark
 
 if TYPE_CHECKING:  # the report module imports this one
     from taskchain.report import QualityMetrics, ReportItem
 
 _MAIN_CONCLUSIONS = 3  # how many findings the summary states in words
 _CONCLUSION_CHARS = 120
+# A conclusion's own label ("结论一：", "Conclusion 2 (pricing):"): the summary's "主要结论："
+# already says it; the label's qualifier, if any, is kept ("pricing: …").
+_CONCLUSION_LABEL = lazy(
+    r"^\s*(?:结论|conclusions?)\s*(?:[一二三四五六七八九十]|\d{1,2}|#\d{1,2})?\s*"
+    r"(?:[（(](?P<qualifier>[^（）()]{1,16})[）)])?\s*[:：]\s*",
+    re.IGNORECASE,
+)
 _KIND_ZH = {"analysis": "分析", "creative": "创作", "education": "教学", "research": "研究",
             "custom": "自定义"}  # fmt: skip
 
@@ -55,7 +63,7 @@ def summary(
         )
     text = _progress_sentence(session, m, zh, kind, outline=False)
     main = [
-        f"{shorten(unmark(f.text), _CONCLUSION_CHARS).rstrip('。.；;')}"
+        f"{shorten(_unlabelled(unmark(f.text), zh), _CONCLUSION_CHARS).rstrip('。.；;')}"
         + (f"（来自「{f.step_name}」）" if zh else f" (from '{f.step_name}')")
         for f in (findings if quotes is None else quotes)[:_MAIN_CONCLUSIONS]
     ]
@@ -72,6 +80,16 @@ def summary(
         "each traced to its step"
     )
     return text + _coverage(session, m, zh) + "."
+
+
+def _unlabelled(text: str, zh: bool) -> str:
+    """``text`` without a label saying it is a conclusion; a qualifier in the label stays."""
+    match = _CONCLUSION_LABEL().match(text)
+    if match is None or match.end() == len(text):
+        return text
+    qualifier = match["qualifier"]
+    rest = text[match.end() :]
+    return f"{qualifier}{'：' if zh else ': '}{rest}" if qualifier else rest
 
 
 def coverage_pairs(m: QualityMetrics, areas: int) -> tuple[int, int] | None:

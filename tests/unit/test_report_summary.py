@@ -103,6 +103,34 @@ def test_a_line_opening_with_bold_is_a_finding_as_written(language: str) -> None
     assert second.startswith("**月费上限：**" if language == "zh" else "**Fee cap:**"), second
 
 
+LABELLED_CONCLUSIONS = {
+    "zh": "## 核心结论\n**结论一：** 会员制值得做，试点门店复购率提高了九个百分点\n\n"
+    "结论二（定价）：月费应留在 39 元以内\n## 行动建议\n- 先试点三个月\n",
+    "en": "## Key conclusions\n**Conclusion 1:** memberships pay, repeat visits rose nine points\n\n"
+    "Conclusion (pricing): keep the fee under 39\n## Recommendations\n- Pilot for three months\n",
+}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_conclusion_label_is_not_repeated_after_the_summarys_own(language: str) -> None:
+    # "主要结论：结论一：…" says it twice; a label's qualifier ("定价") is kept.
+    built = answered(one_step(["结果整合"], language), {"s": LABELLED_CONCLUSIONS[language]},
+                     language=language)  # fmt: skip
+
+    said = main_conclusions(built)
+
+    if language == "zh":
+        assert said.startswith("主要结论：会员制值得做"), said
+        assert "；定价：月费应留在 39 元以内" in said, said
+        assert said.count("结论") == 1, said
+    else:
+        assert said.startswith("Main conclusions: memberships pay"), said
+        assert "; pricing: keep the fee under 39" in said, said
+        assert said.lower().count("conclusion") == 1, said
+    # The finding itself is quoted in the report as written.
+    assert "一" in built.key_findings[0].text or "1" in built.key_findings[0].text
+
+
 # --- what is quoted: conclusions, not lead-ins or verification -------------------------------
 
 LEAD_IN_BEFORE_A_LIST = {
