@@ -10,7 +10,7 @@ from taskchain.structure import TABLE_ROW, TABLE_RULE
 from taskchain.text import lazy, measure
 
 _LIST = lazy(
-    r"^(?P<indent>\s*)(?:[-*+•·▪●○◦]|\d{1,3}[.)、．]|[（(]\d{1,3}[)）]|[①-⑳]|"
+    r"^(?P<indent>\s*)(?:[-*+](?=\s)|[•·▪●○◦]|\d{1,3}[.)、．]|[（(]\d{1,3}[)）]|[①-⑳]|"
     r"[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）]|[a-zA-Z][.)])\s*(?P<text>\S.*)$"
 )
 _SUBLABEL = lazy(r"^\s*(?:\*\*[^*\n]{1,60}\*\*|【[^】]{1,60}】|#{1,6}\s+\S.*)")
@@ -27,7 +27,7 @@ _ZH_ORDINALS = (
     ("首先", "其次", "再次", "最后"),
 )
 _EN_ORDINALS = lazy(
-    r"(?:^|(?<=[.;:!?]\s))(?:the\s+)?(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth(?:ly)?|"
+    r"(?:^|(?<=[.;:!?]\s)|(?<=,\s)|(?<=\band\s))(?:the\s+)?(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth(?:ly)?|"
     r"fifth(?:ly)?|finally|lastly)\b(?!-)",
     re.IGNORECASE,
 )
@@ -37,6 +37,19 @@ _FOLLOW_ON = lazy(
     r"^(?:(?:\S+\s+){0,3}also\b|(?:in addition|additionally|moreover|furthermore|besides|"
     r"another|finally|lastly)\b|(?:此外|另外|同时|再者|而且|还有|最后)|.{0,6}?(?:也|还)(?:要|应|需|会|能))",
     re.IGNORECASE,
+)
+# A first sentence announcing how many points follow ("Two misconceptions trip beginners up.",
+# "常见误解有两个。"): as many sentences after it are the points.
+_ANNOUNCED_EN = lazy(r"\b(two|three|four|five|six|seven|eight|nine|[2-9])\b", re.IGNORECASE)
+_ANNOUNCED_ZH = lazy(r"([两二三四五六七八九2-9])\s*(?:个|点|条|类|种|项|大|件|处|方面|步)")
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+           "nine": 9, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+           "九": 9} | {str(i): i for i in range(2, 10)}  # fmt: skip
+_LEAD_IN_UNITS = 12  # an announcing sentence is this short
+# The number in a sentence's opening ("Stage 1", "第一阶段"): sentences that open alike but for it
+# are parallel.
+_NUMBER_WORD = lazy(
+    r"\d+|[一二三四五六七八九十]+|\b(?:one|two|three|four|five|six|seven|eight|nine|ten)\b"
 )
 _SENTENCE_END = lazy(r"(?<=[。！？!?])|(?<=\.)\s+(?=\S)")
 _CLAUSE_SPLIT = lazy(r"[；;]")
@@ -149,7 +162,23 @@ def _prose_points(body: str) -> list[str]:
             best = max(best, clauses, key=len)
         best = max(best, _parallel(flat), key=len)
         best = max(best, _follow_ons(flat), key=len)
+        best = max(best, _announced(flat), key=len)
     return best
+
+
+def _announced(paragraph: str) -> list[str]:
+    """The points of a paragraph whose short first sentence says how many follow ("Four habits
+    matter most. Keep … Predict … Trust … Turn back …"): that many, when as many sentences
+    follow (the last point keeps any sentences beyond)."""
+    said = [s.strip() for s in _SENTENCE_END().split(paragraph) if measure(s) >= 2]
+    if len(said) < 3 or measure(said[0]) > _LEAD_IN_UNITS:
+        return []
+    match = _ANNOUNCED_EN().search(said[0]) or _ANNOUNCED_ZH().search(said[0])
+    n = _COUNTS.get(match.group(1).lower(), 0) if match else 0
+    rest = said[1:]
+    if n < 2 or len(rest) < n:
+        return []
+    return [*rest[: n - 1], " ".join(rest[n - 1 :])]
 
 
 def _follow_ons(paragraph: str) -> list[str]:
@@ -169,8 +198,8 @@ def _parallel(paragraph: str) -> list[str]:
     ]
     groups: dict[str, list[str]] = {}
     for sentence in said:
-        words = sentence.split()
-        opening = " ".join(words[:2]).lower() if sentence.isascii() else sentence[:2]
+        bare = _NUMBER_WORD().sub("#", sentence.lower())
+        opening = " ".join(bare.split()[:2]) if sentence.isascii() else bare[:2]
         groups.setdefault(opening, []).append(sentence)
     largest = max(groups.values(), key=len, default=[])
     return largest if len(largest) >= 2 else []

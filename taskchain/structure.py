@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from taskchain.lexicon import EN_STOP
 from taskchain.text import lazy, normalize
 
 _MD = lazy(r"^\s{0,3}(?P<hashes>#{1,6})\s*(?P<title>.+?)\s*#*\s*$")
@@ -35,6 +36,8 @@ TABLE_ROW = lazy(r"^\s*\|(?P<cells>.*)\|\s*$")
 TABLE_RULE = lazy(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _FENCE = lazy(r"^\s*(```|~~~)")
 _SENTENCE_END = lazy(r"[。！？!?；;]|\.\s|\.$")
+_EN_WORD = lazy(r"[a-z]+")
+_DIGIT = lazy(r"\d")
 _PAREN = lazy(r"[（(][^）)]*[）)]")
 
 # How much longer than the section's name a title may be and still name it ("需求清单（按优先级）").
@@ -220,7 +223,15 @@ def _read(text: str, wanted: tuple[SectionName, ...]) -> dict[str, Section]:
         title = None if fenced else _title(line)
         if title is not None:
             # A title with text after it on its line ("成本：……") must name a section closely.
-            key = _best(title.title, wanted, _TITLE_SLACK if not title.rest else _LABEL_SLACK)
+            slack = _TITLE_SLACK if not title.rest else _LABEL_SLACK
+            # Only a title set apart (a heading, a bold line or label) may name a section by
+            # its words: a list item's "To answer: …" is content.
+            apart = (
+                title.style in {"md", "bold", "bracket"}
+                or line.startswith("**")
+                or (not title.rest and title.style in {"label", "plain"})
+            )
+            key = _best(title.title, wanted, slack, frozenset(found) if apart else None)
             if key is not None and key == current:
                 found[key].append(line)  # the section named again inside itself: content
                 continue
@@ -244,14 +255,47 @@ def _read(text: str, wanted: tuple[SectionName, ...]) -> dict[str, Section]:
     }
 
 
-def _best(title: str, wanted: tuple[SectionName, ...], slack: int) -> str | None:
-    """The key of the section ``title`` names best, if any."""
+def _best(
+    title: str, wanted: tuple[SectionName, ...], slack: int, found: frozenset[str] | None = None
+) -> str | None:
+    """The key of the section ``title`` names best, if any.
+
+    Failing a name, and given the sections already ``found``, an English title made of one
+    section's own words names it ("Connections" for "How the concepts connect"), when no other
+    section's words make it too; not a section already found, and not a numbered title
+    ("Stage 1" is an item of "Stages").
+    """
     best_key, best_score = None, 0
     for section in wanted:
         score = names_section(title, section.names, slack)
         if score > best_score:
             best_key, best_score = section.key, score
+    if found is not None and best_key is None and title.isascii() and not _DIGIT().search(title):
+        words = _title_words(title)
+        if words:
+            named = [s.key for s in wanted if _made_of(words, s.names)]
+            return named[0] if len(named) == 1 and named[0] not in found else None
     return best_key
+
+
+def _title_words(title: str) -> tuple[str, ...]:
+    """The words of four letters or more of an English title, function words aside."""
+    return tuple(w for w in _EN_WORD().findall(title.lower()) if len(w) >= 4 and w not in EN_STOP)
+
+
+def _made_of(words: tuple[str, ...], names: Sequence[str]) -> bool:
+    """Whether every one of ``words`` is a word of one of the English ``names`` (or shares its
+    stem with one: "connections" and "connect")."""
+    own = {w for name in names if name.isascii() for w in _title_words(name)}
+    return all(any(_same_stem(w, o) for o in own) for w in words)
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """Whether two words share all but the last letter of the shorter, four at least."""
+    shared = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+    return shared >= max(4, min(len(a), len(b)) - 1)
 
 
 def _short(line: str) -> bool:

@@ -111,6 +111,26 @@ def test_a_label_that_merely_contains_a_section_word_does_not_open_it() -> None:
     assert len(items(found["next"].body)) == 2
 
 
+CONCEPTS = SectionName("concepts", ("核心概念", "Core concepts"))
+CONNECTIONS = SectionName("connections", ("概念之间的联系", "How the concepts connect"))
+
+
+@pytest.mark.parametrize("title_line", ["## Connections", "**Connections:** ", "Connection:"])
+def test_an_english_title_of_a_sections_own_words_names_it(title_line: str) -> None:
+    # "Connections" is one of the words of "How the concepts connect" and of no other section's
+    text = f"## Core concepts\n- scale\n- contours\n\n{title_line}\nScale turns map distance into paces.\n"
+
+    found = read_sections(text, (CONCEPTS, CONNECTIONS))
+
+    assert found["connections"].body.endswith("into paces.")
+    assert found["concepts"].body == "- scale\n- contours"
+
+
+def test_a_title_whose_words_several_sections_share_names_none_of_them() -> None:
+    text = "## Concepts\nScale turns map distance into paces and contours into slopes.\n"
+    assert read_sections(text, (CONCEPTS, CONNECTIONS)) == {}
+
+
 @pytest.mark.parametrize(
     ("body", "count"),
     [
@@ -146,6 +166,39 @@ def test_a_label_that_merely_contains_a_section_word_does_not_open_it() -> None:
         ),
         # one "also" is ordinary prose, not an enumeration
         ("The plan cuts costs by a tenth. It also shortens the queue at lunch.", 0),
+        # ordinals inside a sentence, after a comma or "and"
+        (
+            "The goals are, first, to pull three shots in a row within 2 g of the target, and "
+            "second, to taste the difference between a 20-second and a 35-second shot.",
+            2,
+        ),
+        # sentences that open alike but for their number
+        (
+            "Stage 1 is complete when the puck is even. Stage 2 is complete when three shots land "
+            "within 2 g. Stage 3 is complete when a new coffee settles within five shots.",
+            3,
+        ),
+        (
+            "第一阶段结束时能读准四个声调。第二阶段结束时能读准轻声。第三阶段结束时能完成三分钟说话。",
+            3,
+        ),
+        # a lead-in that announces how many points follow, then one sentence per point
+        (
+            "Two misconceptions trip beginners up. One is that thick crema means a good shot. "
+            "The other is that tamping harder fixes a fast shot.",
+            2,
+        ),
+        (
+            "Four habits matter most. Keep the map set to the ground. Predict the ground before "
+            "each leg. Trust the bearing over instinct. Turn back early when unsure of the way.",
+            4,
+        ),
+        (
+            "常见误解有两个。有人认为轻声就是读得小声，其实关键是短。也有人把儿化读成单独的 er 音，其实是卷舌。",
+            2,
+        ),
+        # a count that more sentences do not follow announces nothing
+        ("The shop has two owners. They opened it in 2019 and serve 180 cups a day.", 1),
     ],
 )
 def test_items_are_counted_however_they_are_written(body: str, count: int) -> None:
