@@ -30,7 +30,7 @@ _UNIT = lazy(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z\d]")
 _LATIN_WORD = lazy(r"[A-Za-z][A-Za-z0-9]*(?:['’-][A-Za-z0-9]+)*")
 _SPLIT = lazy(r"(?<=[。！？!?；;])|(?<=[.])\s+(?=[A-Z0-9\"“(])|\n")
 _MARKER = lazy(
-    r"^\s*(?:>\s*)?(?:[-*+•·▪●○◦]|\d{1,3}[.)、．]|[（(]\d{1,3}[)）]|[①-⑳]|"
+    r"^\s*(?:>\s*)?(?:[-*+](?=\s)|[•·▪●○◦]|\d{1,3}[.)、．]|[（(]\d{1,3}[)）]|[①-⑳]|"
     r"[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）])\s*"
 )
 _TABLE_RULE = lazy(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
@@ -199,6 +199,34 @@ def passages(text: str) -> tuple[tuple[str, str], ...]:
     if heading:
         blocks.append((heading, "\n".join(block)))
     return tuple([("", p) for p in small if p.strip()] + blocks)
+
+
+@lru_cache(maxsize=256)
+def table_columns(text: str) -> tuple[str, ...]:
+    """Each column of each table in ``text`` below its header row, as one line: the header and
+    the column's cells ("成本：199 元月费只够覆盖原料；每杯原料约 7 元"). A table with one column per
+    focus area says what it says of each area down its column."""
+    columns: list[str] = []
+    lines = text.splitlines()
+    for i in range(len(lines) - 1):
+        if not lines[i].lstrip().startswith("|") or not _table_rule(lines[i + 1]):
+            continue
+        header = _cells(lines[i])
+        rows = []
+        for line in lines[i + 2 :]:
+            if not line.lstrip().startswith("|"):
+                break
+            rows.append(_cells(line))
+        for j, name in enumerate(header):
+            said = [row[j] for row in rows if j < len(row) and row[j]]
+            if name and said:
+                columns.append(f"{name}：{'；'.join(said)}")
+    return tuple(columns)
+
+
+def _cells(row: str) -> list[str]:
+    """A table row's cells, stripped."""
+    return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
 def language_share(text: str, language: str, ignore: Sequence[str] = ()) -> float:

@@ -127,7 +127,9 @@ def key_terms(text: str) -> tuple[str, ...]:
     ("一家社区咖啡店是否应该推出会员订阅制" -> 社区咖啡店, 推出会员订阅制).
     """
     lowered = text.lower()
-    terms = [w for w in _LATIN_WORD().findall(lowered) if len(w) >= 3 and w not in EN_STOP]
+    # A possessive names its owner: "duolingo's" is looked for as "duolingo".
+    words = (w.removesuffix("'s").removesuffix("’s") for w in _LATIN_WORD().findall(lowered))
+    terms = [w for w in words if len(w) >= 3 and w not in EN_STOP]
     terms += _DIGITS().findall(lowered)
     terms += [r for r in _CJK_RUN().findall(_STOP_PHRASES().sub(" ", lowered)) if len(r) >= 2]
     return tuple(dict.fromkeys(terms))

@@ -13,6 +13,7 @@ from taskchain.substance import (
     concrete,
     content_tokens,
     full_sentences,
+    has_figure,
     has_term,
     is_filler,
     is_item,
@@ -22,6 +23,7 @@ from taskchain.substance import (
     passages,
     sentences,
     specific,
+    table_columns,
     top_terms,
     units,
 )
@@ -83,7 +85,7 @@ def _about(ctx: Context, area: str) -> list[str]:
     (an item is one point); in running text, the sentence that names it with the sentence after
     it, or with the rest of its paragraph when it is only a label or a lead-in ("成本方面：").
     A sentence that names several focus areas at once is taken alone: listing them together
-    says nothing about any one of them.
+    says nothing about any one of them. A table column headed by the area is about it too.
     """
     areas = ctx.definition.config.focus_areas
     out: list[str] = []
@@ -101,6 +103,10 @@ def _about(ctx: Context, area: str) -> list[str]:
         for chunk in item_chunks(text):
             if names_area(chunk, area):
                 out.extend(_sentences_about(chunk, area, areas))
+    for column in table_columns(ctx.output):
+        head = column.split("：", 1)[0]
+        if names_area(head, area) and not any(a != area and names_area(head, a) for a in areas):
+            out.append(column)  # a column headed by the area: its cells are about it
     return out
 
 
@@ -232,11 +238,36 @@ def _retarget(ctx: Context, target: str) -> str:
     )
 
 
+# A short label opening a sentence ("Source 1:", "**Pattern 2 — Tell a story:**", "成本："):
+# its number counts the points, and it names the point rather than saying anything.
+_LABEL = re.compile(r"^[\W_]*(?:[^\W_]+[^:：。.!?\n]{0,40}?)[:：][*_]*\s*")
+_LABEL_WORDS = 6
+
+
+def _unlabelled(sentence: str) -> str:
+    """``sentence`` without a short label opening it."""
+    match = _LABEL.match(sentence)
+    if match is None or units(match.group()) > _LABEL_WORDS or match.end() == len(sentence):
+        return sentence
+    return sentence[match.end() :]
+
+
+def _named_figures(ctx: Context) -> Callable[[str], str]:
+    """What a sentence says as content: a short label opening it left out, and the names that
+    hold a figure ("瑞幸咖啡2025年进入美国市场"): repeating such a name states no figure."""
+    named = sorted((n for n in ctx.names if has_figure(n)), key=len, reverse=True)
+    if not named:
+        return _unlabelled
+    pattern = re.compile("|".join(map(re.escape, named)), re.IGNORECASE)
+    return lambda sentence: pattern.sub(" ", _unlabelled(sentence))
+
+
 def _filler(ctx: Context, rule: Rule) -> Feedback:
     min_units = rule.min_units or 0
     found = sentences(ctx.output)
     total = sum(units(s) for s in found) or 1
-    filler = [s for s in found if is_filler(s, ctx.known, min_units)]
+    bare = _named_figures(ctx)
+    filler = [s for s in found if is_filler(bare(s), ctx.known, min_units)]
     share = sum(units(s) for s in filler) / total
     limit = rule.max_share or 0.0
     quoted = quotes(ctx, filler[:4])
@@ -260,7 +291,8 @@ def _filler(ctx: Context, rule: Rule) -> Feedback:
 def _concrete(ctx: Context, rule: Rule) -> Feedback:
     weighed = [s for s in sentences(ctx.output) if units(s) >= (rule.min_units or 0)]
     total = sum(units(s) for s in weighed) or 1
-    vague = [s for s in weighed if not concrete(s, ctx.known)]
+    bare = _named_figures(ctx)
+    vague = [s for s in weighed if not concrete(bare(s), ctx.known)]
     share = 1 - sum(units(s) for s in vague) / total
     need = rule.min_share or 0.0
     passed = share >= need

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from taskchain.capabilities import CapabilityRegistry
+from taskchain.lexicon import EN_GENERIC, ZH_GENERIC
 from taskchain.models import (
     Capability,
     ChainDefinition,
@@ -82,13 +83,20 @@ def required_sections(
     return tuple(out)
 
 
+_GENERIC = EN_GENERIC | ZH_GENERIC
+
+
 def on_topic_terms(target: str) -> tuple[tuple[str, ...], int]:
     """The pieces of the target's key terms judged by ``on_topic``, and how many must appear.
 
     A Latin key word is one piece; a Chinese phrase gives its two-character pieces, so
     "会员订阅制" uses most of "推出会员订阅制" without repeating it whole.
     """
-    found = term_pieces(target)[:ON_TOPIC_MAX_PIECES]
+    pieces = term_pieces(target)
+    # Generic words and bare figures ("decision", "impact", "2025") name no subject: any answer
+    # may use them. They count only when the target has too few others.
+    telling = tuple(p for p in pieces if p not in _GENERIC and not p.isdigit())
+    found = (telling if len(telling) >= 2 else pieces)[:ON_TOPIC_MAX_PIECES]
     return found, max(1, math.ceil(len(found) * ON_TOPIC_SHARE)) if found else 0
 
 
@@ -169,12 +177,12 @@ def _rules(
                 min_units=n,
                 description=_t(
                     lang,
-                    f"具体讨论关注点「{area}」：至少有一处（一段话、一个列表项、一行表格，或以它为"
-                    f"标题的一节）点名「{area}」（写出全称或其中大部分字词均可），并写出它在本步骤中"
+                    f"具体讨论关注点「{area}」：至少有一处（一段话、一个列表项、表格的一行或一列，"
+                    f"或以它为标题的一节）点名「{area}」（写出全称或其中大部分字词均可），并写出它在本步骤中"
                     f"的具体内容——除去名称和通用说法后至少 {n} 个字的事实、数字、原因或做法；只罗列"
                     "关注点名称的句子不算",
                     f"discuss the focus area '{area}': at least one passage (a paragraph, list "
-                    f"item, table row or a section titled with it) names '{area}' (any case; the "
+                    f"item, table row or column, or a section titled with it) names '{area}' (any case; the "
                     "main words of the name are enough) and says something concrete about it for "
                     f"this step — at least {n} specific words (facts, figures, causes or actions) "
                     "beyond the names and generic wording; a sentence that only lists focus-area "

@@ -226,6 +226,24 @@ def test_each_focus_area_is_judged_on_its_own() -> None:
     assert verdicts == {"关注点「成本": True, "没有提到关注点「客户留存": False}
 
 
+@pytest.mark.parametrize("discussed", [True, False])
+def test_a_focus_area_heading_a_table_column_is_discussed_by_its_cells(discussed: bool) -> None:
+    # A comparison table with one column per focus area: the column is the passage about it.
+    cells = (
+        ["199 元月费只够覆盖原料", "每杯原料约 7 元，会员月均 22 杯"]
+        if discussed
+        else ["需要考虑", "待定"]
+    )
+    text = (
+        "| 维度 | 成本 | 客户留存 |\n|---|---|---|\n"
+        f"| 试点门店 | {cells[0]} | 写字楼上班族占六成，月卡锁定工作日早上的拿铁 |\n"
+        f"| 推广期 | {cells[1]} | 续费率低于七成就停止推广 |\n"
+    )
+    result = verdict(text, focus_areas=("成本", "客户留存"))
+    verdicts = [f.passed for f in result.feedback if f.rule == "focus_area"]
+    assert verdicts == [discussed, True], result.feedback
+
+
 def test_focus_areas_can_be_exempted_by_the_step() -> None:
     result = verdict(GOOD_ZH, rules={"require_focus_areas": False}, focus_areas=("外卖",))
     assert not [f for f in result.feedback if f.rule == "focus_area"]
@@ -413,6 +431,22 @@ def test_one_specific_sentence_in_a_short_answer_makes_it_concrete() -> None:
     result = verdict(SPECIFIC_EN, language="en", rules={"min_length": 1})
 
     assert rule(result, "concrete").passed
+
+
+def test_a_figure_in_the_subjects_own_name_makes_no_sentence_concrete() -> None:
+    # "2025" belongs to the subject's name: repeating the name states no figure
+    target = "瑞幸咖啡2025年进入美国纽约市场的决策"
+    vague = (
+        f"围绕{target}，需要综合考虑多方面的信息。{target}具有重要意义，需要结合市场情况进行分析。"
+        f"总体来看，{target}呈现出机遇与挑战并存的趋势，还需要进一步研究。"
+    )
+    result = verdict(vague, target=target, rules={"min_length": 1})
+    assert not rule(result, "concrete").passed
+    assert not rule(result, "no_filler").passed
+    # AND a figure of its own still counts, next to the name
+    specific = verdict(f"{target}的首批门店预计 3 家，选址在曼哈顿中城。", target=target,
+                       rules={"min_length": 1})  # fmt: skip
+    assert rule(specific, "concrete").passed
 
 
 def test_concrete_is_stated_in_the_rules_and_a_step_may_switch_it_off() -> None:
