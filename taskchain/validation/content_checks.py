@@ -27,7 +27,7 @@ from taskchain.substance import (
     top_terms,
     units,
 )
-from taskchain.text import counted
+from taskchain.text import counted, lazy
 from taskchain.validation.context import Context, q, quotes, result, t
 from taskchain.validation.earlier import word_set
 
@@ -240,19 +240,19 @@ def _retarget(ctx: Context, target: str) -> str:
 
 # A short label opening a sentence ("Source 1:", "**Pattern 2 — Tell a story:**", "成本："):
 # its number counts the points, and it names the point rather than saying anything.
-_LABEL = re.compile(r"^[\W_]*(?:[^\W_]+[^:：。.!?\n]{0,40}?)[:：][*_]*\s*")
+_LABEL = lazy(r"^[\W_]*(?:[^\W_]+[^:：。.!?\n]{0,40}?)[:：][*_]*\s*")
 _LABEL_WORDS = 6
 
 
 def _unlabelled(sentence: str) -> str:
     """``sentence`` without a short label opening it."""
-    match = _LABEL.match(sentence)
+    match = _LABEL().match(sentence)
     if match is None or units(match.group()) > _LABEL_WORDS or match.end() == len(sentence):
         return sentence
     return sentence[match.end() :]
 
 
-def _named_figures(ctx: Context) -> Callable[[str], str]:
+def _content_of(ctx: Context) -> Callable[[str], str]:
     """What a sentence says as content: a short label opening it left out, and the names that
     hold a figure ("瑞幸咖啡2025年进入美国市场"): repeating such a name states no figure."""
     named = sorted((n for n in ctx.names if has_figure(n)), key=len, reverse=True)
@@ -266,7 +266,7 @@ def _filler(ctx: Context, rule: Rule) -> Feedback:
     min_units = rule.min_units or 0
     found = sentences(ctx.output)
     total = sum(units(s) for s in found) or 1
-    bare = _named_figures(ctx)
+    bare = _content_of(ctx)
     filler = [s for s in found if is_filler(bare(s), ctx.known, min_units)]
     share = sum(units(s) for s in filler) / total
     limit = rule.max_share or 0.0
@@ -291,7 +291,7 @@ def _filler(ctx: Context, rule: Rule) -> Feedback:
 def _concrete(ctx: Context, rule: Rule) -> Feedback:
     weighed = [s for s in sentences(ctx.output) if units(s) >= (rule.min_units or 0)]
     total = sum(units(s) for s in weighed) or 1
-    bare = _named_figures(ctx)
+    bare = _content_of(ctx)
     vague = [s for s in weighed if not concrete(bare(s), ctx.known)]
     share = 1 - sum(units(s) for s in vague) / total
     need = rule.min_share or 0.0
