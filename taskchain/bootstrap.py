@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from taskchain.config import ConfigError, Settings
 from taskchain.executors import Executor
 from taskchain.launchers import DurableLauncher, ThreadLauncher
@@ -28,51 +26,6 @@ if TYPE_CHECKING:
     from taskchain.http.settings import HttpSettings
 
 Handler = Callable[[Any, Any], Any]
-
-
-def serialize_model_builds() -> None:
-    """Build a deferred pydantic model once, under one lock, when threads first use it together.
-
-    Models marked ``defer_build`` (the report's, the one-shot run's, the catalogue's: few
-    requests need them) are built on first use rather than at cold start. Before pydantic 2.14
-    that build is not thread-safe (pydantic#13419): two requests using such a model for the first
-    time at once (FC serves up to 10 per instance, the local server one per thread) can both
-    rebuild it, and a third may meanwhile validate with the base class's validator. This puts
-    ``model_rebuild`` under the one reentrant lock pydantic 2.14 added (pydantic#13438); with
-    pydantic >= 2.14 it does nothing. Called on import: before any thread can use a model.
-    """
-    import pydantic.main
-
-    if hasattr(pydantic.main, "_rebuild_lock") or hasattr(BaseModel.model_rebuild, "_serialized"):
-        return
-    rebuild: Callable[..., bool | None] = vars(BaseModel)["model_rebuild"].__func__
-    lock = threading.RLock()
-
-    def model_rebuild(
-        cls: type[BaseModel],
-        *,
-        force: bool = False,
-        raise_errors: bool = True,
-        _parent_namespace_depth: int = 2,
-        _types_namespace: Any = None,
-    ) -> bool | None:
-        if cls.__pydantic_complete__ and not force:
-            return None  # built: no lock once a model is ready
-        with lock:  # pydantic checks again inside: the thread that waited finds it built
-            return rebuild(
-                cls,
-                force=force,
-                raise_errors=raise_errors,
-                # One frame more (this one) between pydantic and the caller whose names it reads.
-                _parent_namespace_depth=_parent_namespace_depth + (_parent_namespace_depth > 0),
-                _types_namespace=_types_namespace,
-            )
-
-    model_rebuild._serialized = True  # type: ignore[attr-defined]
-    BaseModel.model_rebuild = classmethod(model_rebuild)  # type: ignore[assignment,method-assign]
-
-
-serialize_model_builds()
 
 
 def build_store(settings: Settings, *, clock: Callable[[], float] = time.time) -> SessionStore:

@@ -2,17 +2,14 @@
 for the OpenAPI documents: the keys an error's ``details`` can carry are declared, so a caller
 (and Coze, which keeps declared fields only) gets every one."""
 
-from __future__ import annotations
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from taskchain.modelbase import Model
 from taskchain.responses import SUCCESS_DOC
 
 
-class ErrorDetails(BaseModel):
+class ErrorDetails(Model):
     """The keys an error's ``details`` can carry (the ones a caller acts on)."""
-
-    model_config = ConfigDict(defer_build=True)
 
     field: str | None = Field(default=None, description="出错的字段（the field）")
     session_id: str | None = Field(default=None, description="会话 ID（session id）")
@@ -49,10 +46,8 @@ class ErrorDetails(BaseModel):
     actual: int | None = Field(default=None, description="实际的数量或长度（the actual count）")
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     """The error body every route and platform renders (:meth:`TaskchainError.to_body`)."""
-
-    model_config = ConfigDict(defer_build=True)
 
     success: bool = Field(default=False, description=SUCCESS_DOC)
     error_code: str = Field(

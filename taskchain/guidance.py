@@ -1,14 +1,13 @@
 """Guidance for a ready step: instructions a model can follow without any other context."""
 
-from __future__ import annotations
-
 import re
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from taskchain import labels
 from taskchain.capabilities import CapabilityRegistry
 from taskchain.limits import DIGEST_CHARS_PER_STEP, DIGEST_TOTAL_CHARS
+from taskchain.modelbase import Model
 from taskchain.models import Rule, Session, StepSpec
 from taskchain.states import StepState
 from taskchain.text import labelled_row, shorten, table_cells, unmark
@@ -32,7 +31,7 @@ _RIGOUR = {
 }
 
 
-class ContextItem(BaseModel):
+class ContextItem(Model):
     """What a step that this one depends on produced, as a bounded digest."""
 
     step_id: str = Field(description="所依赖步骤的 ID（step id）")
@@ -41,7 +40,7 @@ class ContextItem(BaseModel):
     digest: str = Field(description="它的产出摘要（a digest of its output）")
 
 
-class StepGuidance(BaseModel):
+class StepGuidance(Model):
     """Everything a model needs to do one step well."""
 
     step_id: str = Field(description="步骤 ID，提交时作为 step_id（step id）")

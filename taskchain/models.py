@@ -1,12 +1,11 @@
 """Pydantic models of capabilities, chains, steps, sessions and feedback."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from taskchain.limits import DEFAULT_MAX_ATTEMPTS
+from taskchain.modelbase import Model
 from taskchain.states import FINISHED, StepState
 
 Language = Literal["zh", "en"]
@@ -26,7 +25,7 @@ TASK_TYPES: tuple[str, ...] = ("analysis", "creative", "education", "research", 
 LANGUAGES: tuple[str, ...] = ("zh", "en")
 
 
-class Frozen(BaseModel):
+class Frozen(Model):
     """Base of immutable value objects."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -302,7 +301,7 @@ class Usage(Frozen):
     completion_tokens: int = Field(default=0, description="输出 token 数（completion tokens）")
     latency: float = Field(default=0.0, description="等待模型的时间，秒（seconds waiting on it）")
 
-    def __add__(self, other: Usage) -> Usage:
+    def __add__(self, other: "Usage") -> "Usage":
         return Usage(
             calls=self.calls + other.calls,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,

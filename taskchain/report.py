@@ -8,14 +8,13 @@ restated (a step's core question) are never counted as findings, recommendations
 coverage. Focus-area coverage is a share of what was asked: every step, each focus area.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from taskchain.capabilities import CapabilityRegistry
+from taskchain.modelbase import Model
 from taskchain.models import SESSION_STATUS_DOC, Session, StepRecord, Usage
 from taskchain.report_findings import Drawn, draw, quoted, ranks, restates
 from taskchain.report_items import is_placeholder, open_questions, substance
@@ -40,26 +39,18 @@ _ITEM_CHARS = 240
 _OUTLINE_EXECUTORS = frozenset({"builtin"})  # executors that write outlines to fill in
 
 Content = Literal["outline", "answers"]
-# The report's models are built on first use, not at import: only report and run requests need
-# them, and every cold start imports this module (bench/cold_start.py). Deferred builds are
-# thread-safe once taskchain.bootstrap is imported (serialize_model_builds).
-_ON_FIRST_USE = ConfigDict(defer_build=True)
 
 
-class ReportItem(BaseModel):
+class ReportItem(Model):
     """A finding or recommendation, with the step it came from."""
-
-    model_config = _ON_FIRST_USE
 
     text: str = Field(description="内容（the finding or recommendation）")
     step_id: str = Field(description="来源步骤的 ID（the step it came from）")
     step_name: str = Field(description="来源步骤的名称（that step's name）")
 
 
-class StepResult(BaseModel):
+class StepResult(Model):
     """One step as the report shows it."""
-
-    model_config = _ON_FIRST_USE
 
     step_id: str = Field(description="步骤 ID（step id）")
     name: str = Field(description="步骤名称（step name）")
@@ -83,10 +74,8 @@ class StepResult(BaseModel):
 GapKind = Literal["step_skipped", "step_failed", "step_not_reached", "focus_area_uncovered"]
 
 
-class Gap(BaseModel):
+class Gap(Model):
     """Something the chain did not cover: a skipped or failed step, or an unaddressed focus area."""
-
-    model_config = _ON_FIRST_USE
 
     kind: GapKind = Field(description="缺口类型（gap kind）")
     step_id: str | None = Field(default=None, description="相关步骤的 ID（the step concerned）")
@@ -94,10 +83,8 @@ class Gap(BaseModel):
     reason: str = Field(description="缺口说明（what is missing and why）")
 
 
-class ModelCost(BaseModel):
+class ModelCost(Model):
     """What the model calls of a run cost, in all (tokens as the provider counts them)."""
-
-    model_config = _ON_FIRST_USE
 
     models: list[str] = Field(description="用到的模型（models used）")
     calls: int = Field(description="模型调用次数，含重试（model calls, retries included）")
@@ -121,7 +108,7 @@ def model_cost(records: Iterable[StepRecord]) -> ModelCost | None:
     )
 
 
-class QualityMetrics(BaseModel):
+class QualityMetrics(Model):
     """Objective measures of how the chain went; ``None`` where a measure does not apply.
 
     For an outline no step was answered, so ``completion_rate``, ``first_pass_rate`` and
@@ -133,8 +120,6 @@ class QualityMetrics(BaseModel):
     output discusses the area, over the steps times the focus areas — one step of four that
     discusses both areas covers a quarter, not all.
     """
-
-    model_config = _ON_FIRST_USE
 
     total_steps: int = Field(description="步骤总数（steps in the chain）")
     completed_steps: int = Field(description="已完成的步骤数（steps completed）")
@@ -157,10 +142,8 @@ class QualityMetrics(BaseModel):
     )
 
 
-class Report(BaseModel):
+class Report(Model):
     """The final report (its first fields keep the original plugin's ``final_report`` names)."""
-
-    model_config = _ON_FIRST_USE
 
     executive_summary: str = Field(description="执行摘要（executive summary）")
     target_analysis: dict[str, Any] = Field(description="目标分析（target analysis）")

@@ -1,8 +1,6 @@
 """Request models: what callers send, validated exactly (HTTP) or leniently (``parse``), and
 translated into precise errors. The field types are in :mod:`taskchain.request_fields`."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -10,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from taskchain import limits
 from taskchain.capabilities import MAX_CHECKLIST_ITEM_CHARS, MAX_SECTION_TITLE_CHARS
 from taskchain.errors import InvalidRequestError
+from taskchain.modelbase import Model
 from taskchain.models import (
     Depth,
     ExecutionMode,
@@ -36,7 +35,7 @@ StrList = Annotated[list[Text], Items]
 CURSOR_FORMAT = "taskchain-cursor"
 
 
-class Request(BaseModel):
+class Request(Model):
     """Base of request models: exact types (lenient under ``parse``), ignores unknown fields."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

@@ -6,13 +6,12 @@ shallow health check's ``checks``). The HTTP routes declare these models, so the
 document and the Coze document derived from it describe the real bodies.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from taskchain.guidance import StepGuidance
+from taskchain.modelbase import Model
 from taskchain.models import SESSION_STATUS_DOC, Feedback, Language, SessionStatus, Usage
 from taskchain.report import ModelCost, Report
 from taskchain.store import SessionSummary
@@ -24,14 +23,14 @@ def _absent(value: Any) -> bool:
 
 
 # Catalogue entries are built from the catalogue's own dicts: a key they do not declare is a bug.
-_CATALOGUE = ConfigDict(extra="forbid", defer_build=True)
+_CATALOGUE = ConfigDict(extra="forbid")
 _READY_DOC = "现在可以做的步骤及其写作指引（ready steps with their guidance）"
 SUCCESS_DOC = (
     "true 表示成功；false 表示业务错误，请读 error_code 和 error（false: a business error）"
 )
 
 
-class Answer(BaseModel):
+class Answer(Model):
     """Base of the answers of successful use cases."""
 
     success: bool = Field(default=True, description=SUCCESS_DOC)
@@ -40,7 +39,7 @@ class Answer(BaseModel):
 # --- guided sessions --------------------------------------------------------------------------
 
 
-class Progress(BaseModel):
+class Progress(Model):
     """Step counts of a session."""
 
     completed: int = Field(description="已完成的步骤数（steps completed）")
@@ -49,7 +48,7 @@ class Progress(BaseModel):
     total: int = Field(description="步骤总数（steps in the chain）")
 
 
-class StepLine(BaseModel):
+class StepLine(Model):
     """One step of the chain in a session view."""
 
     step_id: str = Field(description="步骤 ID（step id）")
@@ -58,7 +57,7 @@ class StepLine(BaseModel):
     dependencies: list[str] = Field(description="依赖的步骤 ID（dependencies）")
 
 
-class FinishedStep(BaseModel):
+class FinishedStep(Model):
     """A finished step in one line."""
 
     step_id: str = Field(description="步骤 ID（step id）")
@@ -117,8 +116,6 @@ class SubmitView(Answer):
 class MarkdownReport(Answer):
     """A report as Markdown (``format=markdown``)."""
 
-    model_config = ConfigDict(defer_build=True)  # built on first use: taskchain.report
-
     session_id: str = Field(description="会话 ID（session id）")
     partial: bool = Field(description="true 表示还有步骤未结束，这是部分报告（partial report）")
     markdown: str = Field(
@@ -133,8 +130,6 @@ class ReportView(Report, Answer):
 class SessionList(Answer):
     """A page of sessions, newest first."""
 
-    model_config = ConfigDict(defer_build=True)
-
     sessions: list[SessionSummary] = Field(description="会话列表，最新在前（sessions）")
     next_cursor: str | None = Field(
         description="下一页游标，传给 cursor；为空表示没有更多（next page cursor）"
@@ -144,8 +139,6 @@ class SessionList(Answer):
 class Deleted(Answer):
     """A deleted session."""
 
-    model_config = ConfigDict(defer_build=True)
-
     session_id: str = Field(description="被删除的会话 ID（session id）")
     deleted: bool = Field(description="已删除（deleted）")
 
@@ -153,10 +146,8 @@ class Deleted(Answer):
 # --- one-shot runs (the original plugin's response) ------------------------------------------
 
 
-class ExecutionResult(BaseModel):
+class ExecutionResult(Model):
     """One step of a one-shot run."""
-
-    model_config = ConfigDict(defer_build=True)
 
     task_id: str = Field(description="步骤 ID（step id）")
     name: str = Field(description="步骤名称（step name）")
@@ -176,10 +167,8 @@ class ExecutionResult(BaseModel):
     )
 
 
-class ExecutionSummary(BaseModel):
+class ExecutionSummary(Model):
     """Counts of a one-shot run."""
-
-    model_config = ConfigDict(defer_build=True)
 
     total_tasks: int = Field(description="步骤总数（steps in the chain）")
     completed_tasks: int = Field(description="已完成的步骤数（steps completed）")
@@ -192,10 +181,8 @@ class ExecutionSummary(BaseModel):
     )
 
 
-class RunGaps(BaseModel):
+class RunGaps(Model):
     """The steps behind an ``EXECUTION_FAILED``."""
-
-    model_config = ConfigDict(defer_build=True)
 
     failed_steps: list[str] = Field(description="失败的步骤 ID（failed steps）")
     skipped_steps: list[str] = Field(description="被跳过的步骤 ID（skipped steps）")
@@ -204,10 +191,8 @@ class RunGaps(BaseModel):
     )
 
 
-class RunResult(BaseModel):
+class RunResult(Model):
     """A whole chain run in one call; the error fields are there only when it did not succeed."""
-
-    model_config = ConfigDict(defer_build=True)
 
     success: bool = Field(
         description="true 表示任务链跑完（可能有缺口）；false 表示请求有误、中途停止或超时，"
@@ -251,10 +236,8 @@ class RunResult(BaseModel):
     )
 
 
-class StepWork(BaseModel):
+class StepWork(Model):
     """A step a run is working on."""
-
-    model_config = ConfigDict(defer_build=True)
 
     step_id: str = Field(description="步骤 ID（step id）")
     name: str = Field(description="步骤名称（step name）")
@@ -264,8 +247,6 @@ class StepWork(BaseModel):
 
 class RunView(Answer):
     """A run's progress; once it has ended, its result in the one-shot shape."""
-
-    model_config = ConfigDict(defer_build=True)
 
     run_id: str = Field(description="运行 ID（即会话 ID）（run id: the session id）")
     status: Literal["running", "completed", "completed_with_gaps", "failed"] = Field(
@@ -298,7 +279,7 @@ class RunView(Answer):
 # --- catalogue --------------------------------------------------------------------------------
 
 
-class TemplateStep(BaseModel):
+class TemplateStep(Model):
     """A step of a built-in template."""
 
     model_config = _CATALOGUE
@@ -307,7 +288,7 @@ class TemplateStep(BaseModel):
     name: str = Field(description="步骤名称（step name）")
 
 
-class TemplateInfo(BaseModel):
+class TemplateInfo(Model):
     """A built-in template in the catalogue."""
 
     model_config = _CATALOGUE
@@ -323,13 +304,11 @@ class TemplateInfo(BaseModel):
 class Templates(Answer):
     """The built-in templates."""
 
-    model_config = ConfigDict(defer_build=True)
-
     templates: list[TemplateInfo] = Field(description="模板列表（templates）")
     count: int = Field(description="模板数量（count）")
 
 
-class CapabilityInfo(BaseModel):
+class CapabilityInfo(Model):
     """A capability in the catalogue."""
 
     model_config = _CATALOGUE
@@ -347,13 +326,11 @@ class CapabilityInfo(BaseModel):
 class Capabilities(Answer):
     """The capabilities, the ten standard ones first."""
 
-    model_config = ConfigDict(defer_build=True)
-
     capabilities: list[CapabilityInfo] = Field(description="能力列表（capabilities）")
     count: int = Field(description="能力数量（count）")
 
 
-class Health(BaseModel):
+class Health(Model):
     """Liveness, and with ``deep`` the store check."""
 
     status: Literal["healthy", "unhealthy"] = Field(description="健康状态（status）")

@@ -11,8 +11,6 @@ into the file Coze imports. Coze gives the model each ``operation_id`` as the to
 registered in the order a model uses them: the guided flow first, the helpers after.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body

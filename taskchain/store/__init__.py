@@ -1,7 +1,5 @@
 """The session store port: the Protocol every backend implements, and its listing models."""
 
-from __future__ import annotations
-
 import base64
 import binascii
 import json

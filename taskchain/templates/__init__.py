@@ -1,7 +1,5 @@
 """The built-in chains (analysis, creative, education, research) as data, in Chinese and English."""
 
-from __future__ import annotations
-
 import functools
 from importlib import resources
 from typing import Annotated, Any

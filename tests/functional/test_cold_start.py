@@ -1,5 +1,6 @@
 """A cold start in each platform's configuration imports no cloud SDK: the store's first use does.
-What it leaves for later is built once, however many requests arrive together.
+It builds no model either: each is built on its first use, once, however many requests arrive
+together.
 
 The SDK tests start a fresh interpreter with the shell's deployed configuration, build the
 handler as the platform would, answer one request that needs no store, and list the SDK modules
@@ -8,8 +9,10 @@ then in ``sys.modules``. (``bench/cold_start.py`` measures what the cold start c
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 import threading
@@ -22,8 +25,10 @@ import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic._internal import _model_construction
 
+import taskchain
 from taskchain import bootstrap
 from taskchain.http.auth import token_digest
+from taskchain.modelbase import Model
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = f"coze=sha256:{token_digest('test-token')}"
@@ -119,10 +124,31 @@ def together(count: int, work: Any) -> list[Any]:
     return results
 
 
+def test_every_model_of_taskchain_is_built_on_first_use_not_at_import() -> None:
+    # GIVEN every module of taskchain imported
+    for module in pkgutil.walk_packages(taskchain.__path__, "taskchain."):
+        importlib.import_module(module.name)
+    # WHEN its pydantic models are listed
+    models = [
+        cls
+        for cls in _subclasses(BaseModel)
+        if cls.__module__.startswith("taskchain.") and cls is not Model
+    ]
+    # THEN each derives from taskchain's Model, whose build is deferred to its first use
+    assert len(models) > 50
+    assert [cls.__qualname__ for cls in models if not issubclass(cls, Model)] == []
+    assert Model.model_config.get("defer_build") is True
+
+
+def _subclasses(cls: type) -> list[type]:
+    """Every subclass of ``cls``, however indirect."""
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
+
+
 def test_a_model_built_on_first_use_is_built_once_when_requests_first_use_it_together(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # GIVEN a model built on first use (as the report's are) whose build takes a while
+    # GIVEN a model built on first use (as every taskchain model is) whose build takes a while
     class Late(BaseModel):
         model_config = ConfigDict(defer_build=True, extra="forbid")
 
@@ -144,7 +170,7 @@ def test_a_model_built_on_first_use_is_built_once_when_requests_first_use_it_tog
             Late.model_validate({"name": "x", "unknown": 1})
         return Late(name="x").name
 
-    # WHEN eight requests use it for the first time at once (taskchain.bootstrap is imported)
+    # WHEN eight requests use it for the first time at once (taskchain.modelbase is imported)
     results = together(8, use)
     # THEN it is built once, and every request validates with its own rules
     assert len(builds) == 1
