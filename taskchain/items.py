@@ -3,6 +3,7 @@ sub-labels, ordinal words and parallel sentences in prose, or paragraphs."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 
@@ -13,6 +14,12 @@ _LIST = lazy(
     r"^(?P<indent>\s*)(?:[-*+](?=\s)|[•·▪●○◦]|\d{1,3}[.)、．]|[（(]\d{1,3}[)）]|[①-⑳]|"
     r"[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）]|[a-zA-Z][.)])\s*(?P<text>\S.*)$"
 )
+# A list entry that only labels the group of items below it: "**Must**", "Nice to have:"; and
+# an item that is a detail ("材料：…", "Cost: …").
+_GROUP_LABEL = lazy(
+    r"^(?:\*\*[^*:：\d\n]{1,16}\*\*\s*[:：]?|\*\*[^*:：\d\n]{1,16}[:：]\*\*|[^*:：\d\n]{1,16}[:：])$"
+)
+_ATTRIBUTE = lazy(r"^(?:\*\*)?[^*:：\n]{1,12}(?:\*\*)?\s*[:：]\s*\S")
 _SUBLABEL = lazy(r"^\s*(?:\*\*[^*\n]{1,60}\*\*|【[^】]{1,60}】|#{1,6}\s+\S.*)")
 # Ordinals that enumerate points inside prose: 一是/其一/第一, 首先/其次/再次/最后, first/second…
 _ZH_ORDINALS = (
@@ -118,16 +125,30 @@ def opens_enumeration(text: str) -> bool:
 
 
 def _list_items(body: str) -> list[str]:
-    """Top-level list items (deeper ones belong to the item above them)."""
-    matches = [m for m in (_LIST().match(line) for line in body.splitlines()) if m]
-    if not matches:
-        return []
-    outer = min(len(m.group("indent").expandtabs(4)) for m in matches)
-    return [
-        m.group("text").strip()
-        for m in matches
-        if len(m.group("indent").expandtabs(4)) <= outer + 1
+    """Top-level list items (deeper ones belong to the item above them); the items of a group
+    whose top-level entry is only its label ("- **Must**", "- Should:") are its sub-items."""
+    found = [
+        (len(m.group("indent").expandtabs(4)), m.group("text").strip())
+        for m in (_LIST().match(line) for line in body.splitlines())
+        if m
     ]
+    if not found:
+        return []
+    outer = min(indent for indent, _ in found)
+    out: list[str] = []
+    for i, (indent, text) in enumerate(found):
+        if indent > outer + 1:
+            continue
+        group = list(itertools.takewhile(lambda f: f[0] > outer + 1, found[i + 1 :]))
+        inner = min((d for d, _ in group), default=0)
+        members = [t for d, t in group if d <= inner + 1]
+        # Not a stage with its details ("**阶段一：执笔**" over "内容：…", "材料：…").
+        details = sum(1 for t in members if _ATTRIBUTE().match(t)) * 2 > len(members)
+        if members and _GROUP_LABEL().match(text) and not details:
+            out.extend(members)
+        else:
+            out.append(text)
+    return out
 
 
 def _table_rows(body: str) -> list[str]:

@@ -39,6 +39,9 @@ _SENTENCE_END = lazy(r"[。！？!?；;]|\.\s|\.$")
 _EN_WORD = lazy(r"[a-z]+")
 _DIGIT = lazy(r"\d")
 _PAREN = lazy(r"[（(][^）)]*[）)]")
+# A title's short prefix before a dash, bar or colon, and the index that makes it a prefix.
+_INDEXED = lazy(r"^(?P<head>[^—–|｜:：]{1,12}?)\s*(?:—|–|--?|\||｜|:|：)\s*(?P<tail>\S.*)$")
+_INDEX = lazy(r"\d|[一二三四五六七八九十]|\b[A-Z]\b")
 
 # How much longer than the section's name a title may be and still name it ("需求清单（按优先级）").
 _TITLE_SLACK = 12
@@ -232,6 +235,9 @@ def _read(text: str, wanted: tuple[SectionName, ...]) -> dict[str, Section]:
                 or (not title.rest and title.style in {"label", "plain"})
             )
             key = _best(title.title, wanted, slack, frozenset(found) if apart else None)
+            if key is None and title.style in {"md", "bold", "bracket"} and title.rank > 1:
+                tail = _after_index(title.title)  # "Slide 3 — Risks", "第3页｜风险清单"
+                key = _best(tail, wanted, slack) if tail else None
             if key is not None and key == current:
                 found[key].append(line)  # the section named again inside itself: content
                 continue
@@ -278,6 +284,15 @@ def _best(
     return best_key
 
 
+def _after_index(title: str) -> str | None:
+    """What follows a short numbered prefix and a dash, bar or colon ("Slide 3 — Risks",
+    "第3页｜风险清单", "Part 2: Key risks"), or ``None`` when ``title`` has no such prefix."""
+    match = _INDEXED().match(title)
+    if match is None or not _INDEX().search(match.group("head")):
+        return None
+    return match.group("tail")
+
+
 def _title_words(title: str) -> tuple[str, ...]:
     """The words of four letters or more of an English title, function words aside."""
     return tuple(w for w in _EN_WORD().findall(title.lower()) if len(w) >= 4 and w not in EN_STOP)
@@ -300,7 +315,7 @@ def _same_stem(a: str, b: str) -> bool:
 
 def _short(line: str) -> bool:
     """A line short enough, and without a full stop, to be a title."""
-    stripped = line.strip()
+    stripped = _PAREN().sub("", line.strip())  # "（第7～10周，约16小时）" is a remark
     return len(stripped) <= 30 and not _SENTENCE_END().search(stripped.rstrip("。.:："))
 
 

@@ -33,6 +33,7 @@ _MARKER = lazy(
     r"^\s*(?:>\s*)?(?:[-*+](?=\s)|[•·▪●○◦]|\d{1,3}[.)、．]|[（(]\d{1,3}[)）]|[①-⑳]|"
     r"[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）])\s*"
 )
+_LABEL_CHARS = 40  # a line ending in a colon this short is a label
 _TABLE_RULE = lazy(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _FENCE = lazy(r"^\s*(```|~~~)")
 _DIGIT = lazy(r"\d")
@@ -156,7 +157,8 @@ def passages(text: str) -> tuple[tuple[str, str], ...]:
     """Self-contained stretches of ``text`` as ``(heading, text)`` pairs.
 
     Each paragraph, list item (with its sub-items) and table row is a passage with an empty
-    heading; a paragraph that ends in a colon ("成本方面：") takes the list that follows it. The
+    heading; a paragraph that ends in a colon ("成本方面：") takes the list that follows it, and
+    a label alone on its line ("成本：") the list or paragraph that follows it. The
     block under each heading line (Markdown, bold, 【label】, Chinese numbered) is a passage too,
     with that line as its heading.
     """
@@ -190,10 +192,16 @@ def passages(text: str) -> tuple[tuple[str, str], ...]:
             continue
         is_item = bool(_MARKER().match(line)) or stripped.startswith("|")
         nested = line[:1].isspace() and bool(current)
-        if (is_item and not nested and not lead_in) or (lead_in and not is_item and not nested):
+        # A label alone on its line ("成本：", "Cost:") takes the paragraph below it as well.
+        label = lead_in and len(current) == 1 and len(current[0].strip()) <= _LABEL_CHARS
+        if (is_item and not nested and not lead_in) or (
+            lead_in and not is_item and not nested and not label
+        ):
             flush()
         current.append(line)
-        if not is_item and stripped.endswith((":", "：")):
+        if label and not is_item:
+            lead_in = False  # the paragraph ends at the next blank line
+        elif not is_item and stripped.endswith((":", "：")):
             lead_in = True
     flush()
     if heading:

@@ -176,13 +176,19 @@ def term_pieces(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+# What joins the parts of a Chinese focus area's name ("成本与定价", "品质、渠道", "设备及维护").
+_AREA_JOINS = lazy(r"[与及、/·\s，,]+")
+
+
 @lru_cache(maxsize=256)
 def _area(area: str) -> tuple[str, tuple[re.Pattern[str], ...] | None, tuple[str, ...]]:
     """How a focus area is looked for: its name, the stems of a Latin name's words (``None``
     for a Chinese name) and a Chinese name's pieces."""
     name = area.lower().strip()
     if not name.isascii():
-        return name, None, pieces(name)
+        # Pieces within each part: "基本步型与重心转换" has no word "型与重".
+        parts = [part for part in _AREA_JOINS().split(name) if len(part) >= 2]
+        return name, None, tuple(dict.fromkeys(p for part in parts for p in pieces(part)))
     words = [w for w in _LATIN_WORD().findall(name) if len(w) >= 3 and w not in EN_STOP]
     return name, tuple(_starts_word(w[: max(3, len(w) - 2)]) for w in words), ()
 

@@ -122,7 +122,10 @@ def _sentences_about(chunk: str, area: str, areas: tuple[str, ...]) -> list[str]
         if not names_area(sentence, area):
             continue
         if others(sentence):
-            out.append(_span(sentence, area, areas))
+            # A label naming several areas ("**成本与留存：** …") opens what is said of each.
+            label = _OPENING_LABEL().match(sentence) if i == 0 else None
+            joint = label is not None and names_area(label.group("label"), area)
+            out.append(chunk if joint else _span(sentence, area, areas))
         elif is_item(chunk):
             out.append(chunk)  # an item is one point
         else:
@@ -135,6 +138,9 @@ def _sentences_about(chunk: str, area: str, areas: tuple[str, ...]) -> list[str]
                 kept.append(nxt)
             out.append(" ".join(kept))
     return out
+
+
+_OPENING_LABEL = lazy(r"^\s*(?:[-*+]\s+)?(?:\*\*)?(?P<label>[^:：*\n]{1,80}?)(?:\*\*)?\s*[:：]")
 
 
 def _span(sentence: str, area: str, areas: tuple[str, ...]) -> str:

@@ -79,11 +79,12 @@ def section_rule(lang: str, section: SectionSpec) -> Rule:
         description=_t(
             lang,
             f"有小节「{title}」，其下至少 {SECTION_MIN_UNITS} 个单位的内容；标题可以写成“## {title}”、"
-            f"“**{title}**”、“【{title}】”、“一、{title}”或以“{title}：”（或“**{title}：**”）开头的行"
-            + (f"，也认可：{also}" if also else ""),
+            f"“**{title}**”、“【{title}】”、“一、{title}”、带页码或编号前缀的“## 第3页｜{title}”，"
+            f"或以“{title}：”（或“**{title}：**”）开头的行" + (f"，也认可：{also}" if also else ""),
             f"a section '{title}' with at least {SECTION_MIN_UNITS} words under it; the title may "
-            f"be a heading ('## {title}'), a bold line, a numbered heading or a line starting "
-            f"'{title}:' (or '**{title}:**')" + (f"; also accepted: {also}" if also else ""),
+            f"be a heading ('## {title}', or with a numbered prefix: '## Slide 3 — {title}'), a "
+            f"bold line, a numbered heading or a line starting '{title}:' (or '**{title}:**')"
+            + (f"; also accepted: {also}" if also else ""),
         ),
     )
 
@@ -109,11 +110,13 @@ def capability_rule(lang: str, cap: Capability, spec: CheckSpec) -> Rule:
                 lang,
                 f"{where}下至少 {spec.count} 条分开的条目：列表项、编号行、表格的行、子标题、"
                 "各自成段的要点，或正文中“一是……二是……”“其一……其二……”“首先……其次……”“此外……最后……”"
-                "式的分项、先说有几条（“常见误解有两个。”）再逐句写出的分项都算",
+                "式的分项、先说有几条（“常见误解有两个。”）再逐句写出的分项都算；嵌套列表里只写分组名的"
+                "条目（“- **必须**”）下的子项各算一条",
                 f"{where} holds at least {spec.count} separate items: list items, numbered lines, "
                 "table rows, sub-headings, separate paragraphs, or points enumerated in prose "
                 "('first…, second…', '… also … Finally, …', or 'Two risks stand out.' and then "
-                "one sentence each) all count",
+                "one sentence each) all count; in a nested list, the sub-items under an entry that "
+                "only names their group ('- **Must**') count one each",
             )
             + (figures if spec.with_figures else ""),
         )

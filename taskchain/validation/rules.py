@@ -177,16 +177,19 @@ def _rules(
                 min_units=n,
                 description=_t(
                     lang,
-                    f"具体讨论关注点「{area}」：至少有一处（一段话、一个列表项、表格的一行或一列，"
-                    f"或以它为标题的一节）点名「{area}」（写出全称或其中大部分字词均可），并写出它在本步骤中"
-                    f"的具体内容——除去名称和通用说法后至少 {n} 个字的事实、数字、原因或做法；只罗列"
-                    "关注点名称的句子不算",
+                    f"具体讨论关注点「{area}」：至少有一处（一段话、一个列表项、表格的一行或一列、"
+                    f"单独一行的“{area}：”连同其下一段，或以它为标题的一节）点名「{area}」（写出全称，"
+                    "或其中至少一半的两字词均可），并写出它在本步骤中的具体内容——除去名称和通用说法后"
+                    f"至少 {n} 个字的事实、数字、原因或做法；只罗列关注点名称的句子不算，但以几个关注点"
+                    "为题的标签（“**甲与乙：** ……”）之后的内容算作对每一个的讨论",
                     f"discuss the focus area '{area}': at least one passage (a paragraph, list "
-                    f"item, table row or column, or a section titled with it) names '{area}' (any case; the "
-                    "main words of the name are enough) and says something concrete about it for "
-                    f"this step — at least {n} specific words (facts, figures, causes or actions) "
-                    "beyond the names and generic wording; a sentence that only lists focus-area "
-                    "names does not count",
+                    f"item, table row or column, a line '{area}:' with the paragraph below it, or a "
+                    "section titled with it) names "
+                    f"'{area}' (any case; the main words of the name are enough) and says something "
+                    f"concrete about it for this step — at least {n} specific words (facts, figures, "
+                    "causes or actions) beyond the names and generic wording; a sentence that only "
+                    "lists focus-area names does not count, but what follows a label naming several "
+                    "('**A and B:** …') counts for each",
                 ),
             )
             for area in definition.config.focus_areas

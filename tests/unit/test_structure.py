@@ -30,6 +30,10 @@ WANTED = (QUESTION, RISKS, PLAN)
         "## Key risks",
         "**The key risks**",
         "Risks:",
+        # a slide or part number before the title
+        "## Slide 3 — Risks",
+        "## 第3页｜风险清单",
+        "**Part 2: Key risks**",
     ],
 )
 def test_a_section_title_is_read_in_any_common_form(title_line: str) -> None:
@@ -203,6 +207,20 @@ def test_a_title_whose_words_several_sections_share_names_none_of_them() -> None
 )
 def test_items_are_counted_however_they_are_written(body: str, count: int) -> None:
     assert len(items(body)) == count, items(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "- **Must**\n  - 许可证按时批下来\n  - 首月现金流为正\n- **Nice to have**\n  - 会员小程序\n",
+        "- Must:\n  - Licence granted on time\n  - Cash-positive first month\n- Should:\n"
+        "  - A loyalty app\n",
+    ],
+)
+def test_items_grouped_under_bare_labels_are_the_items(body: str) -> None:
+    # GIVEN a list whose top-level entries only label groups ("Must", "Should") of sub-items
+    # THEN the sub-items are the items, not the labels
+    assert len(items(body)) == 3, items(body)
 
 
 def test_a_first_that_is_part_of_a_word_is_not_an_ordinal() -> None:

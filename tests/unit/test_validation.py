@@ -205,6 +205,21 @@ def test_risks_are_rated_for_likelihood_and_impact_in_a_table() -> None:
         ("本部分涉及成本、客户留存等方面，需要综合考虑。", False),
         ("在成本方面，我们需要综合考虑多方面因素，确保方案的可行性。", False),
         ("店里每天卖 180 杯拿铁，周末翻倍。当然，这也涉及成本和客户留存。", False),
+        # a label naming both areas opens what is said of both
+        (
+            "**成本与客户留存：** 月费 199 元只够覆盖原料；写字楼上班族占六成，续费率低于七成就停推。",
+            True,
+        ),
+        ("**成本与客户留存：** 两方面都需要综合考虑，确保方案可行。", False),
+        # a label alone on its line, then the paragraph about it
+        ("成本：\n原料每杯 7 元，会员每月喝 22 杯，199 元月费只够覆盖原料。", True),
+        ("成本：\n\n需要综合考虑多方面因素，确保方案可行。", False),
+        # an outline heading (公文 style) whose numbered points discuss it
+        (
+            "（三）第三阶段：成本测算与定价核对（第三周到第四周，约十六小时）\n\n1. 原料每杯 7 元，会员月均 22 杯。\n\n"
+            "2. 199 元月费只够覆盖原料，房租要靠糕点加购来补。\n\n（四）第四阶段：试点",
+            True,
+        ),
     ],
 )
 def test_a_focus_area_must_be_discussed_not_just_named(text: str, discussed: bool) -> None:
@@ -216,6 +231,13 @@ def test_a_focus_area_named_by_most_of_its_words_counts() -> None:
     text = "时间安排上，每周一、三、五晚上各学 90 分钟，周末做一个 3 小时的小项目。"
     result = verdict(text, focus_areas=("学习时间安排",))
     assert rule(result, "focus_area").passed
+
+
+def test_a_chinese_focus_area_of_two_parts_is_named_by_either_part() -> None:
+    # "基本步型与重心转换": the junction "型与重" is no word of it; "重心转换" names half of it
+    text = "每天练 20 分钟行步，目的是练重心转换：先移重心、再提脚，3 米内来回 10 趟。"
+    result = verdict(text, focus_areas=("基本步型与重心转换",))
+    assert rule(result, "focus_area").passed, result.feedback
 
 
 def test_each_focus_area_is_judged_on_its_own() -> None:
