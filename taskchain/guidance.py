@@ -10,7 +10,8 @@ from taskchain.limits import DIGEST_CHARS_PER_STEP, DIGEST_TOTAL_CHARS
 from taskchain.modelbase import Model
 from taskchain.models import Rule, Session, StepSpec
 from taskchain.states import StepState
-from taskchain.text import labelled_row, shorten, table_cells, unmark
+from taskchain.structure import title_lines
+from taskchain.text import labelled_row, normalize, shorten, table_cells, unmark
 from taskchain.validation import length_bounds, required_sections, rules_for
 
 _DEPTH_NAMES = {
@@ -87,7 +88,7 @@ def guide(
     checklist = _checklist(session, step, registry)
     sections = [s.title.get(lang) for s, _ in required_sections(step, registry)]
     low, high = length_bounds(config.depth, step)
-    context = _context(session, step)
+    context = _context(session, step, " ".join(checklist))
     record = session.record(step_id)
     position = [s.id for s in definition.steps].index(step_id) + 1
     rules = list(rules_for(definition, step, registry))
@@ -157,8 +158,9 @@ def _checklist(session: Session, step: StepSpec, registry: CapabilityRegistry) -
     return items
 
 
-def _context(session: Session, step: StepSpec) -> list[ContextItem]:
-    """Bounded digests of the steps ``step`` depends on (the whole chain stays small)."""
+def _context(session: Session, step: StepSpec, asked: str = "") -> list[ContextItem]:
+    """Bounded digests of the steps ``step`` depends on (the whole chain stays small); the
+    sections that ``asked`` (the step's questions) names come first in them."""
     if not step.dependencies:
         return []
     lang = session.language
@@ -168,7 +170,7 @@ def _context(session: Session, step: StepSpec) -> list[ContextItem]:
         dep = session.definition.step(dep_id)
         record = session.record(dep_id)
         if record.state is StepState.COMPLETED and record.output:
-            digest = shorten(prose(record.output, lang), per_step)
+            digest = digest_of(record.output, lang, per_step, asked)
         else:
             reason = record.reason or ""
             state = labels.state(record.state.value, lang)  # ``state`` below keeps the value
@@ -182,6 +184,69 @@ def _context(session: Session, step: StepSpec) -> list[ContextItem]:
             )
         )
     return out
+
+
+def digest_of(markdown: str, language: str, limit: int, asked: str = "") -> str:
+    """An earlier output as prose in at most ``limit`` characters: whole when it fits, else the
+    openings of its sections, in order, as many as have room, so that a later step sees more
+    than the first sections. The sections whose titles ``asked`` names (the success criteria a
+    conclusion is checked against) have up to half the room first; the others share the rest."""
+    whole = prose(markdown, language)
+    blocks = _blocks(markdown)
+    if len(whole) <= limit or len(blocks) < 2:
+        return shorten(whole, limit)
+    texts = [prose(block, language) for block in blocks[: max(2, limit // _MIN_SHARE)]]
+    sizes = [len(text) + 2 for text in texts]  # 2: room for the separator
+    key = normalize(asked)
+    first = [i for i, block in enumerate(blocks[: len(texts)]) if _named(block, key)]
+    shares = [0] * len(texts)
+    for i, share in zip(first, _shares([sizes[i] for i in first], limit // 2), strict=True):
+        shares[i] = share
+    room = limit - sum(shares)
+    rest = [i for i in range(len(texts)) if i not in first][: max(1, room // _MIN_SHARE)]
+    for i, share in zip(rest, _shares([sizes[i] for i in rest], room), strict=True):
+        shares[i] = share
+    parts = [shorten(text, share - 2) for text, share in zip(texts, shares, strict=True) if share]
+    return shorten(_joined(parts, "；" if language != "en" else "; "), limit)
+
+
+def _named(block: str, asked: str) -> bool:
+    """Whether the (normalized) questions ``asked`` name the title that opens ``block``."""
+    title = normalize(block.strip().splitlines()[0].strip("#*【】 ").rstrip(":："))
+    return len(title) >= 2 and title in asked
+
+
+def _shares(sizes: list[int], limit: int) -> list[int]:
+    """``limit`` shared out: a part smaller than an equal share keeps its size, and what it
+    leaves goes to the others, equally."""
+    shares = [0] * len(sizes)
+    left, open_ = limit, sorted(range(len(sizes)), key=lambda i: sizes[i])
+    while open_:
+        equal = left // len(open_)
+        i = open_[0]
+        if sizes[i] > equal:
+            for j in open_:
+                shares[j] = equal
+            break
+        shares[i] = sizes[i]
+        left -= sizes[i]
+        open_.pop(0)
+    return shares
+
+
+_MIN_SHARE = 40  # characters: a section's opening shorter than this says little
+
+
+def _blocks(markdown: str) -> list[str]:
+    """``markdown`` cut before each of its headings (and short ``Title:`` lines)."""
+    titles = title_lines(markdown)
+    blocks: list[list[str]] = [[]]
+    for i, line in enumerate(markdown.splitlines()):
+        label = line.rstrip().endswith((":", "：")) and len(line.strip()) <= _MIN_SHARE
+        if (i in titles or label) and any(x.strip() for x in blocks[-1]):
+            blocks.append([])
+        blocks[-1].append(line)
+    return ["\n".join(b) for b in blocks if any(x.strip() for x in b)]
 
 
 def prose(markdown: str, language: str) -> str:

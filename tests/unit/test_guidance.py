@@ -295,6 +295,34 @@ def test_context_digest_is_bounded_even_for_twenty_long_outputs() -> None:
         assert len(g.instructions) < limits.DIGEST_TOTAL_CHARS + 3000
 
 
+def test_the_digest_of_a_long_output_keeps_the_opening_of_every_section() -> None:
+    # GIVEN step 1 wrote four long sections, its success criteria third
+    sections = ("核心问题", "背景", "成功标准", "约束条件")
+    output = "\n\n".join(f"## {title}\n{title}的第一句。" + "展开说明。" * 80 for title in sections)
+    definition, registry = build_chain(steps=[custom_step("a"), custom_step("b", "a")])
+    session = complete_step(start_chain(definition), "a", output)
+    # WHEN the next step's context is built
+    digest = guide(session, "b", registry).context[0].digest
+    # THEN it is bounded, and opens every section, not only the first ones
+    assert len(digest) <= limits.DIGEST_CHARS_PER_STEP
+    for title in sections:
+        assert f"{title}：{title}的第一句。" in digest, digest
+
+
+def test_the_digest_gives_room_first_to_the_sections_the_step_asks_about() -> None:
+    from taskchain.guidance import digest_of
+
+    # GIVEN an earlier output of ten long sections, and a step that asks about its criteria
+    titles = [f"Part {n}" for n in range(9)] + ["Success criteria"]
+    output = "\n\n".join(f"## {t}\n{t} opens here. " + "More detail. " * 60 for t in titles)
+    asked = "Check the results against the success criteria one by one."
+    # WHEN it is digested THEN the criteria are quoted at length, within the bound
+    digest = digest_of(output, "en", 500, asked)
+    assert len(digest) <= 500
+    assert "Success criteria: Success criteria opens here. More detail. More detail." in digest
+    assert digest.startswith("Part 0: Part 0 opens")
+
+
 def test_context_of_a_skipped_or_failed_dependency_gives_its_reason() -> None:
     definition, registry = build_chain(
         steps=[
