@@ -58,7 +58,9 @@ _LEAD_IN_UNITS = 12  # an announcing sentence is this short
 _NUMBER_WORD = lazy(
     r"\d+|[一二三四五六七八九十]+|\b(?:one|two|three|four|five|six|seven|eight|nine|ten)\b"
 )
+# Where a paragraph's sentences end (read with its whitespace collapsed to single spaces).
 _SENTENCE_END = lazy(r"(?<=[。！？!?])|(?<=\.)\s+(?=\S)")
+_BLANK_LINE = lazy(r"\n\s*\n")
 _CLAUSE_SPLIT = lazy(r"[；;]")
 _MIN_ITEM_UNITS = 2
 _PARAGRAPH_UNITS = 15
@@ -104,14 +106,28 @@ def ordinal_starts(paragraph: str) -> list[int]:
     """
     flat = " ".join(paragraph.split())
     best: list[int] = []
-    for series in _ZH_ORDINALS:
-        found = sorted(p for p in (flat.find(word) for word in series) if p >= 0)
+    zh_series = () if flat.isascii() else _ZH_ORDINALS  # ASCII text holds no Chinese ordinal
+    for series in zh_series:
+        found = [p for p in map(flat.find, series) if p >= 0]
         if len(found) >= 2:
-            best = max(best, found, key=len)
-    en = [m.start() for m in _EN_ORDINALS().finditer(flat)]
-    if len(en) >= 2:
-        best = max(best, en, key=len)
+            best = max(best, sorted(found), key=len)
+    if _may_hold_en_ordinal(flat):
+        en = [m.start() for m in _EN_ORDINALS().finditer(flat)]
+        if len(en) >= 2:
+            best = max(best, en, key=len)
     return best
+
+
+# The words of :data:`_EN_ORDINALS`, and the letters besides ASCII ones its case-blind matching
+# reads as their i and s (ı, İ, ſ): a text without either holds no English ordinal.
+_EN_ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "finally", "lastly")
+_CASE_BLIND_I_S = ("ı", "İ", "ſ")
+
+
+def _may_hold_en_ordinal(text: str) -> bool:
+    """Whether ``text`` may hold an English ordinal (a quick test before the pattern's)."""
+    lowered = text.lower()
+    return any(w in lowered for w in _EN_ORDINAL_WORDS) or any(c in text for c in _CASE_BLIND_I_S)
 
 
 def opens_enumeration(text: str) -> bool:
@@ -156,7 +172,7 @@ def _table_rows(body: str) -> list[str]:
     lines = body.splitlines()
     rows: list[str] = []
     for i, line in enumerate(lines):
-        if not TABLE_ROW().match(line) or TABLE_RULE().match(line):
+        if "|" not in line or not TABLE_ROW().match(line) or TABLE_RULE().match(line):
             continue
         is_header = i + 1 < len(lines) and bool(TABLE_RULE().match(lines[i + 1]))
         if not is_header:
@@ -173,25 +189,29 @@ def _prose_points(body: str) -> list[str]:
     """Points enumerated inside paragraphs: ordinal words, semicolon-separated clauses, sentences
     that open alike, or sentences that follow on ("also", "finally", 此外, 最后)."""
     best: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", body):
+    for paragraph in _BLANK_LINE().split(body):
         flat = " ".join(paragraph.split())
         starts = ordinal_starts(flat)
         if starts:
             best = max(best, _cut(flat, starts), key=len)
-        clauses = [c.strip() for c in _CLAUSE_SPLIT().split(flat) if measure(c) >= 4]
+        parts = _CLAUSE_SPLIT().split(flat)
+        clauses = [c.strip() for c in parts if measure(c) >= 4] if len(parts) >= 3 else []
         if len(clauses) >= 3:
             best = max(best, clauses, key=len)
-        best = max(best, _parallel(flat), key=len)
-        best = max(best, _follow_ons(flat), key=len)
-        best = max(best, _announced(flat), key=len)
+        sentences = [s.strip() for s in _SENTENCE_END().split(flat)]
+        if len(sentences) < 2:
+            continue  # one sentence is no list of sentences
+        best = max(best, _parallel(sentences), key=len)
+        best = max(best, _follow_ons(sentences), key=len)
+        best = max(best, _announced(sentences), key=len)
     return best
 
 
-def _announced(paragraph: str) -> list[str]:
-    """The points of a paragraph whose short first sentence says how many follow ("Four habits
-    matter most. Keep … Predict … Trust … Turn back …"): that many, when as many sentences
-    follow (the last point keeps any sentences beyond)."""
-    said = [s.strip() for s in _SENTENCE_END().split(paragraph) if measure(s) >= 2]
+def _announced(sentences: list[str]) -> list[str]:
+    """The points of a paragraph (its ``sentences``) whose short first sentence says how many
+    follow ("Four habits matter most. Keep … Predict … Trust … Turn back …"): that many, when
+    as many sentences follow (the last point keeps any sentences beyond)."""
+    said = [s for s in sentences if measure(s) >= 2]
     if len(said) < 3 or measure(said[0]) > _LEAD_IN_UNITS:
         return []
     match = _ANNOUNCED_EN().search(said[0]) or _ANNOUNCED_ZH().search(said[0])
@@ -202,21 +222,19 @@ def _announced(paragraph: str) -> list[str]:
     return [*rest[: n - 1], " ".join(rest[n - 1 :])]
 
 
-def _follow_ons(paragraph: str) -> list[str]:
-    """The sentences of a paragraph that lists its points as sentences following on from each
-    other ("A good answer rests on … It will also … Finally, …"; "……。此外，……。最后，……"):
+def _follow_ons(sentences: list[str]) -> list[str]:
+    """The ``sentences`` of a paragraph that lists its points as sentences following on from
+    each other ("A good answer rests on … It will also … Finally, …"; "……。此外，……。最后，……"):
     at least two follow-ons make it a list, and then each sentence is a point."""
-    said = [s.strip() for s in _SENTENCE_END().split(paragraph) if measure(s) >= 4]
+    said = [s for s in sentences if measure(s) >= 4]
     follow_ons = sum(1 for s in said[1:] if _FOLLOW_ON().match(s))
     return said if follow_ons >= 2 else []
 
 
-def _parallel(paragraph: str) -> list[str]:
-    """Sentences of a paragraph that open the same way ("He should … He should …", "学员能……
-    学员能……"): a list written as prose, one point per sentence."""
-    said = [
-        s.strip() for s in re.split(r"(?<=[。！？!?])|(?<=\.)\s+", paragraph) if measure(s) >= 4
-    ]
+def _parallel(sentences: list[str]) -> list[str]:
+    """The ``sentences`` of a paragraph that open the same way ("He should … He should …",
+    "学员能…… 学员能……"): a list written as prose, one point per sentence."""
+    said = [s for s in sentences if measure(s) >= 4]
     groups: dict[str, list[str]] = {}
     for sentence in said:
         bare = _NUMBER_WORD().sub("#", sentence.lower())
@@ -232,7 +250,7 @@ def _paragraphs(body: str) -> list[str]:
     Lead-in lines ("按优先级排列：") and paragraphs that are lists or tables are not points.
     """
     out = []
-    for paragraph in re.split(r"\n\s*\n", body):
+    for paragraph in _BLANK_LINE().split(body):
         text = paragraph.strip()
         if not text or _LIST().match(text) or text.startswith(("|", "#")):
             continue

@@ -91,6 +91,11 @@ class _Title:
         )
 
 
+def _fence(line: str) -> bool:
+    """Whether ``line`` opens or closes a code block."""
+    return ("```" in line or "~~~" in line) and _FENCE().match(line) is not None
+
+
 @lru_cache(maxsize=8192)
 def _title(line: str) -> _Title | None:
     """How ``line`` reads as a title, if it does (cached: several readings of one output, and
@@ -180,6 +185,13 @@ def _key(title: str) -> str:
     return normalize(_PAREN().sub("", title)) or normalize(title)
 
 
+@lru_cache(maxsize=1024)
+def _keys(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The comparable forms of a section's ``names`` (cached: every title line is compared
+    with every section's names)."""
+    return tuple(map(_key, names))
+
+
 def names_section(
     title: str, names: Sequence[str], slack: int = _TITLE_SLACK, titles: int = 2
 ) -> int:
@@ -191,17 +203,20 @@ def names_section(
     characters longer ("需求清单（按优先级）", "Key risks and their ratings") scores by the
     name's length.
     """
-    key = _key(title)
+    return _score(_key(title), _keys(tuple(names)), slack, titles)
+
+
+def _score(key: str, name_keys: tuple[str, ...], slack: int, titles: int = 2) -> int:
+    """:func:`names_section` of a title and names in their comparable forms."""
     if not key:
         return 0
     best = 0
-    for i, name in enumerate(names):
-        name_key = _key(name)
-        if not name_key:
+    for i, name_key in enumerate(name_keys):
+        if not name_key or not key.startswith(name_key):
             continue
-        if key == name_key:
+        if len(key) == len(name_key):
             best = max(best, 20_000 if i < titles else 10_000)
-        elif key.startswith(name_key) and len(key) - len(name_key) <= slack:
+        elif len(key) - len(name_key) <= slack:
             best = max(best, len(name_key))
     return best
 
@@ -221,7 +236,7 @@ def _read(text: str, wanted: tuple[SectionName, ...]) -> dict[str, Section]:
     opener: _Title | None = None
     fenced = False
     for line in text.splitlines():
-        if _FENCE().match(line):
+        if _fence(line):
             fenced = not fenced
         title = None if fenced else _title(line)
         if title is not None:
@@ -271,9 +286,10 @@ def _best(
     section's words make it too; not a section already found, and not a numbered title
     ("Stage 1" is an item of "Stages").
     """
+    key = _key(title)
     best_key, best_score = None, 0
     for section in wanted:
-        score = names_section(title, section.names, slack)
+        score = _score(key, _keys(section.names), slack)
         if score > best_score:
             best_key, best_score = section.key, score
     if found is not None and best_key is None and title.isascii() and not _DIGIT().search(title):
@@ -301,8 +317,14 @@ def _title_words(title: str) -> tuple[str, ...]:
 def _made_of(words: tuple[str, ...], names: Sequence[str]) -> bool:
     """Whether every one of ``words`` is a word of one of the English ``names`` (or shares its
     stem with one: "connections" and "connect")."""
-    own = {w for name in names if name.isascii() for w in _title_words(name)}
+    own = _name_words(tuple(names))
     return all(any(_same_stem(w, o) for o in own) for w in words)
+
+
+@lru_cache(maxsize=1024)
+def _name_words(names: tuple[str, ...]) -> frozenset[str]:
+    """The words of :func:`_title_words` of the English ``names``."""
+    return frozenset(w for name in names if name.isascii() for w in _title_words(name))
 
 
 def _same_stem(a: str, b: str) -> bool:

@@ -13,6 +13,7 @@ from taskchain.words import (
     comparable,
     containment,
     content_tokens,
+    content_words,
     has_term,
     key_terms,
     names_area,
@@ -63,6 +64,7 @@ def sentences(text: str) -> tuple[str, ...]:
     A table row is one sentence (its cells joined); so is a list item that ends without a stop.
     """
     titles = title_lines(text)
+    marker, split, unit = _MARKER(), _SPLIT(), _UNIT()
     out: list[str] = []
     fenced = False
     for i, line in enumerate(text.splitlines()):
@@ -76,8 +78,8 @@ def sentences(text: str) -> tuple[str, ...]:
                 "，".join(c.strip() for c in line.strip().strip("|").split("|") if c.strip())
             )
             continue
-        line = _MARKER().sub("", line).replace("**", "").replace("__", "")
-        out.extend(s.strip() for s in _SPLIT().split(line) if _UNIT().search(s))
+        line = marker.sub("", line).replace("**", "").replace("__", "")
+        out += [s.strip() for s in split.split(line) if unit.search(s)]
     return tuple(out)
 
 
@@ -94,16 +96,22 @@ def has_figure(text: str) -> bool:
     return bool(_DIGIT().search(bare) or _ZH_FIGURE().search(bare) or _EN_NUMBER().search(bare))
 
 
+@lru_cache(maxsize=4096)
 def concrete(sentence: str, known: frozenset[str] = frozenset()) -> bool:
-    """Whether ``sentence`` carries a figure, a name or an example (``known`` words aside)."""
-    if _DIGIT().search(sentence) or _ZH_FIGURE().search(sentence) or _QUOTED().search(sentence):
+    """Whether ``sentence`` carries a figure, a name or an example (``known`` words aside).
+
+    Cached: the filler and concreteness checks ask it of the same sentences."""
+    if _DIGIT().search(sentence) or _QUOTED().search(sentence):
+        return True
+    chinese = not sentence.isascii() and _CJK().search(sentence) is not None
+    if chinese and _ZH_FIGURE().search(sentence):
         return True
     lowered = sentence.lower()
     if any(marker in lowered for marker in EXAMPLE_MARKERS):
         return True
     found = _LATIN_WORD().findall(sentence)
     words = [w for w in found if w.lower() not in known]
-    if _CJK().search(sentence):
+    if chinese:
         # A Latin word inside Chinese text is a name or a term of art ("SaaS", "Python").
         return any(len(w) >= 2 and w.lower() not in EN_STOP for w in words)
     # A capitalised word past the first is a name ("Starbucks", "Berlin").
@@ -144,12 +152,18 @@ def specific(text: str, known: frozenset[str]) -> int:
     marker = _MARKER()
     bare = "\n".join(marker.sub("", line) for line in text.splitlines())
     figures = len(set(_FIGURES().findall(bare)))
-    return figures + sum(1 for token in content_tokens(text) if token not in known)
+    return figures + _new_words(text, known)
+
+
+def _new_words(text: str, known: frozenset[str]) -> int:
+    """How many content words of ``text`` are not in ``known``."""
+    return sum(1 for token in content_tokens(text) if token not in known)
 
 
 def is_filler(sentence: str, known: frozenset[str], min_units: int) -> bool:
     """A sentence with fewer than ``min_units`` specific words and nothing concrete."""
-    return not concrete(sentence, known) and specific(sentence, known) < min_units
+    # Nothing concrete, so no digit: its specific words are its new words, without figures.
+    return not concrete(sentence, known) and _new_words(sentence, known) < min_units
 
 
 @lru_cache(maxsize=256)
@@ -164,6 +178,7 @@ def passages(text: str) -> tuple[tuple[str, str], ...]:
     """
     lines = text.splitlines()
     titles = title_lines(text)
+    marker = _MARKER()
     small: list[str] = []
     blocks: list[tuple[str, str]] = []
     current: list[str] = []
@@ -190,7 +205,7 @@ def passages(text: str) -> tuple[tuple[str, str], ...]:
             if not lead_in:
                 flush()
             continue
-        is_item = bool(_MARKER().match(line)) or stripped.startswith("|")
+        is_item = bool(marker.match(line)) or stripped.startswith("|")
         nested = line[:1].isspace() and bool(current)
         # A label alone on its line ("成本：", "Cost:") takes the paragraph below it as well.
         label = lead_in and len(current) == 1 and len(current[0].strip()) <= _LABEL_CHARS
@@ -256,6 +271,7 @@ __all__ = [
     "concrete",
     "containment",
     "content_tokens",
+    "content_words",
     "full_sentences",
     "has_figure",
     "has_term",

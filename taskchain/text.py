@@ -59,7 +59,8 @@ def measure(text: str) -> int:
     serves both languages.
     """
     # Runs, not characters: findall makes one string per match.
-    return sum(map(len, _CJK_RUN().findall(text))) + len(_WORD().findall(text))
+    cjk = 0 if text.isascii() else sum(map(len, _CJK_RUN().findall(text)))
+    return cjk + len(_WORD().findall(text))
 
 
 @lru_cache(maxsize=4096)

@@ -34,10 +34,30 @@ _DIGITS = lazy(r"\d{2,}")
 _ASCII_LETTER = lazy("[a-z]")
 _PUNCT = lazy(r"[\W_]+", re.UNICODE)
 _STOP_PHRASES = lazy("|".join(sorted(map(re.escape, ZH_PHRASE_BREAKS), key=len, reverse=True)))
+# Latin words that are not content words: function words and generic wording.
+_EN_SKIP = EN_STOP | EN_GENERIC
 # Function characters and numerals split phrases: "创意一" gives no word "意一".
-_SPLITTERS = str.maketrans(
-    dict.fromkeys(ZH_FUNCTION_CHARS | frozenset("一二三四五六七八九十两百千万"), " ")
-)
+_SPLITTERS = ZH_FUNCTION_CHARS | frozenset("一二三四五六七八九十两百千万")
+
+
+def _cjk_class_without(chars: Collection[str]) -> str:
+    """A character class of the CJK characters of :data:`_CJK_CLASS` (U+3400–9FFF,
+    U+F900–FAFF) less ``chars``."""
+    ranges: list[tuple[int, int]] = []
+    for low, high in ((0x3400, 0x9FFF), (0xF900, 0xFAFF)):
+        start = low
+        for point in sorted(ord(c) for c in chars if low <= ord(c) <= high):
+            if point > start:
+                ranges.append((start, point - 1))
+            start = point + 1
+        if start <= high:
+            ranges.append((start, high))
+    return "[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
+
+
+# Every pair of adjacent CJK characters, neither a splitter: the two characters of a Chinese
+# piece (one pattern for what splitting the text first and pairing its characters gives).
+_PIECE = lazy(f"(?=({_cjk_class_without(_SPLITTERS)}{{2}}))")
 
 
 _Node: TypeAlias = dict[str, "_Node"]
@@ -79,7 +99,8 @@ def units(text: str) -> int:
         # No unit spans a line break: a text's are its lines' (which the checks that read a
         # section or a paragraph of the output have then counted already).
         return sum(map(units, text.splitlines()))
-    return sum(map(len, _CJK_RUN().findall(text))) + len(_WORD().findall(text))
+    cjk = 0 if text.isascii() else sum(map(len, _CJK_RUN().findall(text)))
+    return cjk + len(_WORD().findall(text))
 
 
 @lru_cache(maxsize=512)
@@ -100,14 +121,20 @@ def content_tokens(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=8192)
 def _line_tokens(line: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The Chinese pieces and the Latin content words of one lower-cased line."""
-    lowered = _generic().sub(" ", line)
-    pieces = tuple(_CJK_PAIR().findall(lowered.translate(_SPLITTERS)))
-    words = tuple(
-        w
-        for w in _LATIN_WORD().findall(lowered)
-        if len(w) > 2 and w not in EN_STOP and w not in EN_GENERIC
-    )
+    if line.isascii():
+        lowered, pieces = line, ()  # no Chinese, so no Chinese piece or generic wording
+    else:
+        lowered = _generic().sub(" ", line)
+        pieces = tuple(_PIECE().findall(lowered))
+    words = tuple([w for w in _LATIN_WORD().findall(lowered) if len(w) > 2 and w not in _EN_SKIP])
     return pieces, words
+
+
+@lru_cache(maxsize=1024)
+def content_words(text: str) -> frozenset[str]:
+    """The content words of ``text``, as a set (cached: the names and instructions of a step
+    are read at each of its submits)."""
+    return frozenset(content_tokens(text))
 
 
 def top_terms(text: str, k: int, skip: Collection[str] = ()) -> tuple[str, ...]:
@@ -135,10 +162,15 @@ def key_terms(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(terms))
 
 
-@lru_cache(maxsize=1024)
-def _starts_word(term: str) -> re.Pattern[str]:
-    """``term`` where a word starts."""
-    return re.compile(rf"(?<![a-z0-9]){re.escape(term)}")
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _starts_word(lowered: str, term: str) -> bool:
+    """Whether ``term`` occurs in ``lowered`` where a word starts: not after a letter or digit."""
+    at = lowered.find(term)
+    while at > 0 and lowered[at - 1] in _WORD_CHARS:
+        at = lowered.find(term, at + 1)
+    return at >= 0
 
 
 def has_term(lowered: str, term: str) -> bool:
@@ -148,7 +180,7 @@ def has_term(lowered: str, term: str) -> bool:
     when at least half of its two-character pieces appear ("会员订阅制" uses "推出会员订阅制").
     """
     if term.isascii():
-        return _starts_word(term).search(lowered) is not None
+        return _starts_word(lowered, term)
     if term in lowered:
         return True
     pieces = [term[i : i + 2] for i in range(len(term) - 1)]
@@ -181,7 +213,7 @@ _AREA_JOINS = lazy(r"[与及、/·\s，,]+")
 
 
 @lru_cache(maxsize=256)
-def _area(area: str) -> tuple[str, tuple[re.Pattern[str], ...] | None, tuple[str, ...]]:
+def _area(area: str) -> tuple[str, tuple[str, ...] | None, tuple[str, ...]]:
     """How a focus area is looked for: its name, the stems of a Latin name's words (``None``
     for a Chinese name) and a Chinese name's pieces."""
     name = area.lower().strip()
@@ -190,7 +222,7 @@ def _area(area: str) -> tuple[str, tuple[re.Pattern[str], ...] | None, tuple[str
         parts = [part for part in _AREA_JOINS().split(name) if len(part) >= 2]
         return name, None, tuple(dict.fromkeys(p for part in parts for p in pieces(part)))
     words = [w for w in _LATIN_WORD().findall(name) if len(w) >= 3 and w not in EN_STOP]
-    return name, tuple(_starts_word(w[: max(3, len(w) - 2)]) for w in words), ()
+    return name, tuple(w[: max(3, len(w) - 2)] for w in words), ()
 
 
 def names_area(text: str, area: str) -> bool:
@@ -205,14 +237,14 @@ def names_area(text: str, area: str) -> bool:
     if not name or name in lowered:
         return True
     if stems is not None:
-        return bool(stems) and all(stem.search(lowered) for stem in stems)
+        return bool(stems) and all(_starts_word(lowered, stem) for stem in stems)
     return len(found) > 1 and sum(1 for p in found if p in lowered) * 2 >= len(found)
 
 
 def shingles(text: str) -> frozenset[str]:
     """Overlapping character pairs (CJK) and word pairs (Latin) of ``text``: its fingerprint."""
     lowered = text.lower()
-    out = frozenset(_CJK_PAIR().findall(lowered))
+    out = frozenset() if lowered.isascii() else frozenset(_CJK_PAIR().findall(lowered))
     if not _ASCII_LETTER().search(lowered):
         return out  # no Latin word
     words = [w for w in _LATIN_WORD().findall(lowered) if w not in EN_STOP]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from types import MappingProxyType
 
 from taskchain.capabilities import CapabilityRegistry
@@ -169,14 +170,14 @@ def _wording(
         texts += section.names()
         if cap is not None:
             texts += cap.checklist.get(lang)
-    return frozenset(token for text in texts for token in content_tokens(text))
+    return frozenset(chain.from_iterable(map(content_tokens, texts)))
 
 
 def _known(definition: ChainDefinition) -> frozenset[str]:
     """Words an output gets from its instructions: the names of the target and focus areas
     (and the step's own wording, added by the caller). Saying them is not content."""
     names = [definition.target, *definition.config.focus_areas]
-    return frozenset(token for text in names for token in content_tokens(text))
+    return frozenset(chain.from_iterable(map(content_tokens, names)))
 
 
 def _exempt(rule: Rule) -> bool:

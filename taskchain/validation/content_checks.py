@@ -12,6 +12,7 @@ from taskchain.models import Feedback, Rule
 from taskchain.substance import (
     concrete,
     content_tokens,
+    content_words,
     full_sentences,
     has_figure,
     has_term,
@@ -191,9 +192,9 @@ def _on_topic(ctx: Context, rule: Rule) -> Feedback:
             + ("" if passed else "; this output seems to be about another subject"),
             _retarget(ctx, target),
         )
-    top = top_terms(lowered, rule.top_words, skip=ctx.wording | _tokens(" ".join(areas)))
+    top = top_terms(lowered, rule.top_words, skip=ctx.wording | content_words(" ".join(areas)))
     # The words of the target or of an earlier output (its fingerprint's).
-    named, used_before = _tokens(target), [word_set(fp) for fp in earlier]
+    named, used_before = content_words(target), [word_set(fp) for fp in earlier]
     shared = [w for w in top if w in named or any(w in s for s in used_before)]
     passed = len(shared) >= (rule.min_shared or 0) or (
         len(shared) >= (rule.min_shared_with_terms or 0) and len(used) >= need
@@ -224,15 +225,9 @@ def _on_topic(ctx: Context, rule: Rule) -> Feedback:
 
 
 @lru_cache(maxsize=256)
-def _tokens(text: str) -> frozenset[str]:
-    """The content words of ``text``, as a set."""
-    return frozenset(content_tokens(text))
-
-
-@lru_cache(maxsize=256)
 def _name_tokens(names: tuple[str, ...]) -> frozenset[str]:
     """The content words of the names of the target, focus areas and sections."""
-    return frozenset(t for n in names for t in content_tokens(n))
+    return frozenset().union(*map(content_words, names))
 
 
 def _retarget(ctx: Context, target: str) -> str:
@@ -252,29 +247,37 @@ _LABEL_WORDS = 6
 
 def _unlabelled(sentence: str) -> str:
     """``sentence`` without a short label opening it."""
+    if ":" not in sentence and "：" not in sentence:
+        return sentence  # a label ends in a colon
     match = _LABEL().match(sentence)
     if match is None or units(match.group()) > _LABEL_WORDS or match.end() == len(sentence):
         return sentence
     return sentence[match.end() :]
 
 
-def _content_of(ctx: Context) -> Callable[[str], str]:
-    """What a sentence says as content: a short label opening it left out, and the names that
-    hold a figure ("瑞幸咖啡2025年进入美国市场"): repeating such a name states no figure."""
-    named = sorted((n for n in ctx.names if has_figure(n)), key=len, reverse=True)
-    if not named:
-        return _unlabelled
-    pattern = re.compile("|".join(map(re.escape, named)), re.IGNORECASE)
-    return lambda sentence: pattern.sub(" ", _unlabelled(sentence))
+@lru_cache(maxsize=4096)
+def _content(sentence: str, names: tuple[str, ...]) -> str:
+    """What ``sentence`` says as content: a short label opening it left out, and the ``names``
+    that hold a figure ("瑞幸咖啡2025年进入美国市场"): repeating such a name states no figure.
+    Cached: the filler and concreteness checks read the same sentences."""
+    said = _unlabelled(sentence)
+    pattern = _figure_names(names)
+    return said if pattern is None else pattern.sub(" ", said)
+
+
+@lru_cache(maxsize=256)
+def _figure_names(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The ``names`` that hold a figure, longest first, as one pattern; ``None`` if none does."""
+    named = sorted((n for n in names if has_figure(n)), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, named)), re.IGNORECASE) if named else None
 
 
 def _filler(ctx: Context, rule: Rule) -> Feedback:
     min_units = rule.min_units or 0
     found = sentences(ctx.output)
-    total = sum(units(s) for s in found) or 1
-    bare = _content_of(ctx)
-    filler = [s for s in found if is_filler(bare(s), ctx.known, min_units)]
-    share = sum(units(s) for s in filler) / total
+    total = sum(map(units, found)) or 1
+    filler = [s for s in found if is_filler(_content(s, ctx.names), ctx.known, min_units)]
+    share = sum(map(units, filler)) / total
     limit = rule.max_share or 0.0
     quoted = quotes(ctx, filler[:4])
     return result(
@@ -296,10 +299,9 @@ def _filler(ctx: Context, rule: Rule) -> Feedback:
 
 def _concrete(ctx: Context, rule: Rule) -> Feedback:
     weighed = [s for s in sentences(ctx.output) if units(s) >= (rule.min_units or 0)]
-    total = sum(units(s) for s in weighed) or 1
-    bare = _content_of(ctx)
-    vague = [s for s in weighed if not concrete(bare(s), ctx.known)]
-    share = 1 - sum(units(s) for s in vague) / total
+    total = sum(map(units, weighed)) or 1
+    vague = [s for s in weighed if not concrete(_content(s, ctx.names), ctx.known)]
+    share = 1 - sum(map(units, vague)) / total
     need = rule.min_share or 0.0
     passed = share >= need
     quoted = quotes(ctx, sorted(vague, key=units, reverse=True)[:3])

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from taskchain.models import ChainDefinition, Fingerprint
-from taskchain.substance import content_tokens, has_term, term_pieces
+from taskchain.substance import content_tokens, content_words, has_term, term_pieces
 
 # An output whose words would take more characters keeps no fingerprint (its checks read the
 # output itself, as before fingerprints), so a record grows by at most this much, whatever its
@@ -71,9 +71,15 @@ def _word_set(words: str) -> frozenset[str]:
 
 def _fingerprint(output: str, definition: ChainDefinition) -> Fingerprint:
     """The fingerprint of ``output``, however long."""
-    target = definition.target
-    names = (target, *definition.config.focus_areas)
-    skip = frozenset(token for name in names for token in content_tokens(name))
+    return _fingerprint_of(output, definition.target, tuple(definition.config.focus_areas))
+
+
+# Cached: texts handed to ``check`` as earlier outputs are fingerprinted at every later step.
+@lru_cache(maxsize=256)
+def _fingerprint_of(output: str, target: str, areas: tuple[str, ...]) -> Fingerprint:
+    """The fingerprint of ``output`` in a chain about ``target`` with focus ``areas``."""
+    names = (target, *areas)
+    skip = frozenset().union(*map(content_words, names))
     words = " ".join(t for t in dict.fromkeys(content_tokens(output)) if t not in skip)
     said = output.lower().replace(target.lower(), " ")
     topic = tuple(p for p in term_pieces(target) if has_term(said, p))
