@@ -20,6 +20,11 @@ _GROUP_LABEL = lazy(
     r"^(?:\*\*[^*:：\d\n]{1,16}\*\*\s*[:：]?|\*\*[^*:：\d\n]{1,16}[:：]\*\*|[^*:：\d\n]{1,16}[:：])$"
 )
 _ATTRIBUTE = lazy(r"^(?:\*\*)?[^*:：\n]{1,12}(?:\*\*)?\s*[:：]\s*\S")
+# A number that opens a point inside running text: "1) ", "(1)", "（1）", "1）", "①".
+_INLINE_NUMBER = lazy(
+    r"(?:^|(?<=[\s：:，,；;。.！？!?]))(?P<mark>[(（]?(?P<n>[1-9])[)）]|(?P<c>[①-⑨]))"
+)
+_CIRCLED = lazy(r"[①-⑨]")
 _SUBLABEL = lazy(r"^\s*(?:\*\*[^*\n]{1,60}\*\*|【[^】]{1,60}】|#{1,6}\s+\S.*)")
 # Ordinals that enumerate points inside prose: 一是/其一/第一, 首先/其次/再次/最后, first/second…
 _ZH_ORDINALS = (
@@ -99,8 +104,9 @@ def list_item(line: str) -> str | None:
 
 
 def ordinal_starts(paragraph: str) -> list[int]:
-    """Where the points of a ``paragraph`` that enumerates them with ordinal words begin
-    (一是……二是……, 首先……其次……, first… second…): at least two, else none.
+    """Where the points of a ``paragraph`` that enumerates them with ordinal words or numbers
+    begin (一是……二是……, 首先……其次……, first… second…, "1) … 2) …", "（1）…（2）…", "①…②…"):
+    at least two, else none.
 
     The paragraph is read with its whitespace collapsed; the positions are in that text.
     """
@@ -115,7 +121,20 @@ def ordinal_starts(paragraph: str) -> list[int]:
         en = [m.start() for m in _EN_ORDINALS().finditer(flat)]
         if len(en) >= 2:
             best = max(best, en, key=len)
-    return best
+    return max(best, _numbered_inline(flat), key=len)
+
+
+def _numbered_inline(flat: str) -> list[int]:
+    """Where "1) … 2) …" (or "（1）", "1）", "①") points begin inside running text: numbers from
+    1 on, each the next, at least two."""
+    if ")" not in flat and "）" not in flat and not _CIRCLED().search(flat):
+        return []
+    starts: list[int] = []
+    for match in _INLINE_NUMBER().finditer(flat):
+        digit = match.group("n") or str("①②③④⑤⑥⑦⑧⑨".index(match.group("c")) + 1)
+        if int(digit) == len(starts) + 1:
+            starts.append(match.start("mark"))
+    return starts if len(starts) >= 2 else []
 
 
 # The words of :data:`_EN_ORDINALS`, and the letters besides ASCII ones its case-blind matching

@@ -208,8 +208,9 @@ def term_pieces(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-# What joins the parts of a Chinese focus area's name ("成本与定价", "品质、渠道", "设备及维护").
-_AREA_JOINS = lazy(r"[与及、/·\s，,]+")
+# What joins the parts of a Chinese focus area's name ("成本与定价", "品质、渠道", "做青的火候").
+_AREA_JOINS = lazy(r"[与及的、/·\s，,]+")
+_AREA_RUN = lazy(r"[\u3400-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 
 
 @lru_cache(maxsize=256)
@@ -218,18 +219,33 @@ def _area(area: str) -> tuple[str, tuple[str, ...] | None, tuple[str, ...]]:
     for a Chinese name) and a Chinese name's pieces."""
     name = area.lower().strip()
     if not name.isascii():
-        # Pieces within each part: "基本步型与重心转换" has no word "型与重".
-        parts = [part for part in _AREA_JOINS().split(name) if len(part) >= 2]
-        return name, None, tuple(dict.fromkeys(p for part in parts for p in pieces(part)))
+        # Its two-character words, each part on its own ("摇青与做青的火候判断": 摇青, 做青, 火候,
+        # 判断; no "青的" or "候判"), a Latin word whole.
+        words = [w for part in _AREA_JOINS().split(name) for w in _area_words(part)]
+        return name, None, tuple(dict.fromkeys(words))
     words = [w for w in _LATIN_WORD().findall(name) if len(w) >= 3 and w not in EN_STOP]
     return name, tuple(w[: max(3, len(w) - 2)] for w in words), ()
+
+
+def _area_words(part: str) -> list[str]:
+    """The words of one part of a Chinese name: its Chinese runs cut into two characters (the
+    last pair of an odd run overlapping the one before), its Latin words whole."""
+    out: list[str] = []
+    for run in _AREA_RUN().findall(part):
+        if run.isascii():
+            out.append(run)
+        elif len(run) >= 2:
+            out += [run[i : i + 2] for i in range(0, len(run) - 1, 2)]
+            if len(run) % 2:
+                out.append(run[-2:])
+    return out
 
 
 def names_area(text: str, area: str) -> bool:
     """Whether ``text`` names the focus area ``area``, case aside.
 
     The whole name counts, and so does most of it: at least half of a Chinese name's
-    two-character pieces ("时间安排" names "学习时间安排"), or every word of three or more
+    two-character words, two at least ("时间安排" names "学习时间安排"), or every word of three or more
     letters of a Latin name, by its stem ("drip rate" names "IV drip rates").
     """
     name, stems, found = _area(area)
@@ -238,7 +254,8 @@ def names_area(text: str, area: str) -> bool:
         return True
     if stems is not None:
         return bool(stems) and all(_starts_word(lowered, stem) for stem in stems)
-    return len(found) > 1 and sum(1 for p in found if p in lowered) * 2 >= len(found)
+    need = max(2, (len(found) + 1) // 2)
+    return len(found) > 1 and sum(1 for p in found if p in lowered) >= need
 
 
 def shingles(text: str) -> frozenset[str]:

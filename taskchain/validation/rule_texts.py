@@ -109,12 +109,12 @@ def capability_rule(lang: str, cap: Capability, spec: CheckSpec) -> Rule:
             description=_t(
                 lang,
                 f"{where}下至少 {spec.count} 条分开的条目：列表项、编号行、表格的行、子标题、"
-                "各自成段的要点，或正文中“一是……二是……”“其一……其二……”“首先……其次……”“此外……最后……”"
+                "各自成段的要点，或正文中“一是……二是……”“其一……其二……”“首先……其次……”“此外……最后……”“1）……2）……”"
                 "式的分项、先说有几条（“常见误解有两个。”）再逐句写出的分项都算；嵌套列表里只写分组名的"
                 "条目（“- **必须**”）下的子项各算一条",
                 f"{where} holds at least {spec.count} separate items: list items, numbered lines, "
                 "table rows, sub-headings, separate paragraphs, or points enumerated in prose "
-                "('first…, second…', '… also … Finally, …', or 'Two risks stand out.' and then "
+                "('first…, second…', '1) … 2) …', '… also … Finally, …', or 'Two risks stand out.' and then "
                 "one sentence each) all count; in a nested list, the sub-items under an entry that "
                 "only names their group ('- **Must**') count one each",
             )

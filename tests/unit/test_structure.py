@@ -201,6 +201,14 @@ def test_a_title_whose_words_several_sections_share_names_none_of_them() -> None
             "常见误解有两个。有人认为轻声就是读得小声，其实关键是短。也有人把儿化读成单独的 er 音，其实是卷舌。",
             2,
         ),
+        # numbers inside running text
+        (
+            "The musts are clear. 1) The decision rests on our own cohort data. 2) Placement "
+            "works without a test score. 3) Scholarship grids are rewritten on GPA.",
+            3,
+        ),
+        ("必须满足：1）许可证按时批下来；2）首月现金流为正；（3）店员到岗。", 3),
+        ("见附注（1）的说明，另见第（3）条。", 0),
         # a count that more sentences do not follow announces nothing
         ("The shop has two owners. They opened it in 2019 and serve 180 cups a day.", 1),
     ],

@@ -240,6 +240,17 @@ def test_a_chinese_focus_area_of_two_parts_is_named_by_either_part() -> None:
     assert rule(result, "focus_area").passed, result.feedback
 
 
+def test_a_chinese_focus_area_is_named_by_half_of_its_words_not_by_one() -> None:
+    # "摇青与做青的火候判断" has four words (摇青, 做青, 火候, 判断): two of them name it
+    text = (
+        "摇青火候的停机预判：每次停机前先写下“该停/再等”和理由，连续 10 次里至少 8 次与师傅一致。"
+    )
+    assert rule(verdict(text, focus_areas=("摇青与做青的火候判断",)), "focus_area").passed
+    # but one word of a two-word name does not: "客户" alone is not "客户留存"
+    text = "客户多为写字楼上班族，工作日早上 8 点到 9 点占全天销量的四成。"
+    assert not rule(verdict(text, focus_areas=("客户留存",)), "focus_area").passed
+
+
 def test_each_focus_area_is_judged_on_its_own() -> None:
     result = verdict(GOOD_ZH.split("## 客户留存")[0], focus_areas=("成本", "客户留存"))
     verdicts = {
