@@ -45,17 +45,17 @@ def test_at_most_three_percent_of_good_answers_are_refused() -> None:
 # Iceland's shorter-week trials for the UK's pilot, gas pipes for water pipes, Brampton's
 # library campaign for Toronto's) shares most of the chain's words. Round 4 (held-out, written
 # blind) brought this kind from 22/26 to 32/42 caught; round 6, whose writers were asked for
-# close subjects, to 41/58; round 7 to 45/74. Strict: once it is mostly caught again the mark
-# must go.
+# close subjects, to 41/58; rounds 7 and 8 to 50/90. Strict: once it is mostly caught again the
+# mark must go.
 _BELOW_FLOOR = {
-    "bad:other_target": "close-subject answers share the chain's vocabulary; 45/74 caught (open)"
+    "bad:other_target": "close-subject answers share the chain's vocabulary; 50/90 caught (open)"
 }
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open: 385/416 (92.5 %) with rounds 6 and 7's close-subject answers; the other kinds "
-    "are held to 95 % below",
+    reason="open: 434/480 (90.4 %) with rounds 6-8's close-subject answers; the other kinds are "
+    "held to 95 % below",
 )
 def test_at_least_ninety_five_percent_of_defects_are_caught() -> None:
     t = totals(RESULTS)
