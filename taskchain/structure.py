@@ -250,7 +250,7 @@ def _read(text: str, wanted: tuple[SectionName, ...]) -> dict[str, Section]:
                 or (not title.rest and title.style in {"label", "plain"})
             )
             key = _best(title.title, wanted, slack, frozenset(found) if apart else None)
-            if key is None and title.style in {"md", "bold", "bracket"} and title.rank > 1:
+            if key is None and title.style in {"md", "bold", "bracket", "plain"} and title.rank > 1:
                 tail = _after_index(title.title)  # "Slide 3 — Risks", "第3页｜风险清单"
                 key = _best(tail, wanted, slack) if tail else None
             if key is not None and key == current:

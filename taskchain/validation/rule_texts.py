@@ -79,10 +79,11 @@ def section_rule(lang: str, section: SectionSpec) -> Rule:
         description=_t(
             lang,
             f"有小节「{title}」，其下至少 {SECTION_MIN_UNITS} 个单位的内容；标题可以写成“## {title}”、"
-            f"“**{title}**”、“【{title}】”、“一、{title}”、带页码或编号前缀的“## 第3页｜{title}”，"
+            f"“**{title}**”、“【{title}】”、“一、{title}”、带页码或编号前缀的“## 第3页｜{title}”或单独一行的“第3页｜{title}”，"
             f"或以“{title}：”（或“**{title}：**”）开头的行" + (f"，也认可：{also}" if also else ""),
             f"a section '{title}' with at least {SECTION_MIN_UNITS} words under it; the title may "
-            f"be a heading ('## {title}', or with a numbered prefix: '## Slide 3 — {title}'), a "
+            f"be a heading ('## {title}', or with a numbered prefix: '## Slide 3 — {title}' or a "
+            f"bare line 'Slide 3 — {title}'), a "
             f"bold line, a numbered heading or a line starting '{title}:' (or '**{title}:**')"
             + (f"; also accepted: {also}" if also else ""),
         ),

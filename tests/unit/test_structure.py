@@ -34,6 +34,8 @@ WANTED = (QUESTION, RISKS, PLAN)
         "## Slide 3 — Risks",
         "## 第3页｜风险清单",
         "**Part 2: Key risks**",
+        "Slide 3 — Risks",
+        "第3页｜风险清单",
     ],
 )
 def test_a_section_title_is_read_in_any_common_form(title_line: str) -> None:
