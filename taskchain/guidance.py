@@ -235,6 +235,7 @@ def _shares(sizes: list[int], limit: int) -> list[int]:
 
 
 _MIN_SHARE = 40  # characters: a section's opening shorter than this says little
+_LABEL_CHARS = 40  # a line ending in a colon this short is a title ("Success criteria:")
 
 
 def _blocks(markdown: str) -> list[str]:
@@ -242,7 +243,7 @@ def _blocks(markdown: str) -> list[str]:
     titles = title_lines(markdown)
     blocks: list[list[str]] = [[]]
     for i, line in enumerate(markdown.splitlines()):
-        label = line.rstrip().endswith((":", "：")) and len(line.strip()) <= _MIN_SHARE
+        label = line.rstrip().endswith((":", "：")) and len(line.strip()) <= _LABEL_CHARS
         if (i in titles or label) and any(x.strip() for x in blocks[-1]):
             blocks.append([])
         blocks[-1].append(line)
