@@ -235,15 +235,17 @@ def _shares(sizes: list[int], limit: int) -> list[int]:
 
 
 _MIN_SHARE = 40  # characters: a section's opening shorter than this says little
-_LABEL_CHARS = 40  # a line ending in a colon this short is a title ("Success criteria:")
+# A line that opens with a short label: "Success criteria:", "**Gaps：** …" (not a list item).
+_LABEL_LINE = re.compile(r"^(?:\*\*)?[^\s*:：\-•|#][^*:：\n]{0,23}(?:\*\*)?\s*[:：]")
 
 
 def _blocks(markdown: str) -> list[str]:
-    """``markdown`` cut before each of its headings (and short ``Title:`` lines)."""
+    """``markdown`` cut before each of its headings and lines that open with a short label
+    ("Success criteria:", "**Gaps:** …")."""
     titles = title_lines(markdown)
     blocks: list[list[str]] = [[]]
     for i, line in enumerate(markdown.splitlines()):
-        label = line.rstrip().endswith((":", "：")) and len(line.strip()) <= _LABEL_CHARS
+        label = _LABEL_LINE.match(line) is not None
         if (i in titles or label) and any(x.strip() for x in blocks[-1]):
             blocks.append([])
         blocks[-1].append(line)

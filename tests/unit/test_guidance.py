@@ -309,6 +309,20 @@ def test_the_digest_of_a_long_output_keeps_the_opening_of_every_section() -> Non
         assert f"{title}：{title}的第一句。" in digest, digest
 
 
+def test_the_digest_cuts_sections_opened_by_a_label_and_their_text() -> None:
+    from taskchain.guidance import digest_of
+
+    # GIVEN an e-mail whose sections open with "Label: text" on one line
+    titles = ["Current level", "Gaps", "Learning goals", "Conditions"]
+    output = "Hi Sam,\n\n" + "\n\n".join(
+        f"{t}: {t} opens here. " + "More detail. " * 60 for t in titles
+    )
+    # WHEN it is digested THEN every section's opening is there
+    digest = digest_of(output, "en", 500)
+    for t in titles:
+        assert f"{t}: {t} opens here." in digest, digest
+
+
 def test_the_digest_gives_room_first_to_the_sections_the_step_asks_about() -> None:
     from taskchain.guidance import digest_of
 
